@@ -1,0 +1,100 @@
+"""prmonitor: a GitHub App that tracks every workflow run and job of every pull request."""
+
+import hmac
+import logging
+
+from flask import Flask, jsonify, request
+
+from . import db
+from .config import Config
+
+log = logging.getLogger(__name__)
+
+# Paths that stay open when API_TOKEN is set: GitHub signs its deliveries instead, and load
+# balancers probe /healthz without credentials.
+OPEN_PATHS = ("/api/github/webhooks", "/healthz", "/static/")
+
+
+def create_app(config=None):
+    """The WSGI app: webhooks, the JSON API and the dashboard over DATABASE_URL."""
+    config = config or Config.from_env()
+    configure_logging(config.log_level)
+    app = Flask(__name__)
+    app.config["PRMONITOR"] = config
+    app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024
+    db.bind(config.database_url)
+    _init_connections(app)
+    _init_auth(app, config.api_token)
+    _init_errors(app)
+
+    from . import api, dashboard, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(dashboard.bp)
+    return app
+
+
+def configure_logging(level):
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    logging.getLogger("prmonitor").setLevel(level)
+
+
+def _init_connections(app):
+    """One connection per request, returned at teardown (to the pool, on Postgres)."""
+
+    @app.before_request
+    def _connect():
+        db.database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.database.is_closed():
+            db.database.close()
+
+
+def _init_auth(app, token):
+    if not token:
+        return
+
+    @app.before_request
+    def _require_token():
+        if request.path.startswith(OPEN_PATHS):
+            return None
+        given = _presented_token()
+        if given and hmac.compare_digest(given.encode(), token.encode()):
+            return None
+        if request.path.startswith("/api/"):
+            return jsonify({"success": False, "error": "API_TOKEN required"}), 401
+        return "API_TOKEN required: open this page with ?token=... once", 401
+
+    @app.after_request
+    def _remember_token(response):
+        # A dashboard link opened with ?token= keeps working without repeating it.
+        if request.args.get("token") and response.status_code < 400:
+            response.set_cookie(
+                "prmonitor_token", request.args["token"], httponly=True, samesite="Strict"
+            )
+        return response
+
+
+def _presented_token():
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[len("Bearer ") :].strip()
+    return request.args.get("token") or request.cookies.get("prmonitor_token")
+
+
+def _init_errors(app):
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _http_error(exc):
+        if request.path.startswith("/api/"):
+            return jsonify({"success": False, "error": exc.description}), exc.code
+        return exc
+
+    @app.errorhandler(413)
+    def _too_large(exc):
+        return jsonify({"success": False, "ok": False, "error": "payload larger than 25 MB"}), 413

@@ -1,0 +1,154 @@
+"""The `prmonitor` command: migrate, serve, show."""
+
+import argparse
+import logging
+import subprocess
+import sys
+
+from peewee import InterfaceError, OperationalError
+
+from . import configure_logging, create_app, db, queries
+from .config import Config, ConfigError
+from .models import Pr
+
+log = logging.getLogger(__name__)
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr, with exit status 1."""
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        config = Config.from_env()
+        configure_logging(config.log_level)
+        return args.command(config, args) or 0
+    except (ConfigError, CommandError) as exc:
+        print(f"prmonitor: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="prmonitor", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="command")
+    for name in ("migrate", "init"):
+        sub = commands.add_parser(name, help="create or upgrade the database schema")
+        sub.set_defaults(command=cmd_migrate)
+    serve = commands.add_parser("serve", help="webhooks, REST API and dashboard on HOST:PORT")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(command=cmd_serve)
+    show = commands.add_parser("show", help="a pull request's workflows, jobs and failures")
+    show.add_argument("pr", nargs="?", type=int, help="PR number (default: the current branch's)")
+    show.add_argument("--repo", help="owner/name, when the number exists in several repositories")
+    show.set_defaults(command=cmd_show)
+    return parser
+
+
+def wsgi_app():
+    """create_app() for gunicorn, with a bad setting reported as one line instead of a trace."""
+    try:
+        return create_app()
+    except ConfigError as exc:
+        print(f"prmonitor: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _connect(config):
+    try:
+        database = db.bind(config.database_url)
+        database.connect(reuse_if_open=True)
+    except (OperationalError, InterfaceError, OSError) as exc:
+        raise CommandError(f"cannot open DATABASE_URL ({type(exc).__name__})") from None
+    return database
+
+
+# -- migrate ---------------------------------------------------------------------------------
+
+
+def cmd_migrate(config, args):
+    _connect(config)
+    applied = db.migrate()
+    print(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+# -- serve -----------------------------------------------------------------------------------
+
+
+def cmd_serve(config, args):
+    from .server import serve
+
+    host, port = args.host or config.host, args.port or config.port
+    database = _connect(config)
+    db.migrate()
+    database.close()
+    missing = config.missing_features()
+    if missing:
+        log.warning("not configured: %s", "; ".join(missing))
+    serve(host, port)
+
+
+# -- show ------------------------------------------------------------------------------------
+
+
+def cmd_show(config, args):
+    _connect(config)
+    number = args.pr or _current_branch_pr(args.repo)
+    try:
+        pr = queries.resolve_pr(number, args.repo)
+    except queries.Ambiguous as exc:
+        raise CommandError(f"#{number} exists in {', '.join(exc.repos)}: add --repo") from None
+    except queries.NotFound as exc:
+        raise CommandError(f"{exc}; is the App installed on its repository?") from None
+    print_pr(pr)
+
+
+def _current_branch_pr(repo):
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    if not branch or branch == "HEAD":
+        raise CommandError("not on a git branch: give a PR number")
+    query = Pr.select().where(Pr.head_ref == branch)
+    if repo:
+        query = query.where(Pr.repo_full_name == repo)
+    prs = list(query.order_by((Pr.state == "open").desc(), Pr.updated_at.desc(nulls="last")))
+    if not prs:
+        raise CommandError(f"no tracked pull request has head branch {branch}: give a PR number")
+    return prs[0].pr_number
+
+
+def _git(*args):
+    try:
+        out = subprocess.run(("git", *args), capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def print_pr(pr):
+    summary = queries.workflow_summary(pr.id)
+    print(f"{pr.repo_full_name}#{pr.pr_number} {pr.title or ''}".rstrip())
+    print(f"state: {pr.state or 'unknown'}  head: {(pr.head_sha or '')[:12]}  {pr.html_url or ''}")
+    w, j = summary["workflows"], summary["jobs"]
+    print(
+        f"workflows: {w['total_workflows']} ({w['failed_workflows']} failed, "
+        f"{w['in_progress_workflows']} in progress)  jobs: {j['total_jobs']} "
+        f"({j['failed_jobs']} failed, {j['in_progress_jobs']} in progress)"
+    )
+    print()
+    for wf in queries.workflows_for_pr(pr.id):
+        verdict = wf["conclusion"] or wf["status"] or "?"
+        print(
+            f"  {verdict:<12} {wf['workflow_name'] or '?'} #{wf['run_number'] or '?'}"
+            f" attempt {wf['run_attempt']}: {wf['job_count']} jobs, {wf['failed_job_count']}"
+            f" failed, {wf['successful_job_count']} passed, {wf['in_progress_job_count']} running"
+        )
+    failed = queries.failed_jobs_for_pr(pr.id)
+    if failed:
+        print("\nfailed jobs:")
+    for job in failed:
+        print(f"  {job['workflow_name']} / {job['job_name']}")
+        print(f"    failed steps: {job['failed_steps']}")
+        print(f"    logs: {job['html_url']}")

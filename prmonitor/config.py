@@ -1,0 +1,201 @@
+"""Configuration: the only reader of the environment; validates every setting, never logs a secret."""
+
+import logging
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///data/pr_tracking.db"
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_MODEL = "claude-sonnet-4-5"
+NOTIFY_CHANNELS = ("comment", "slack", "log")
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable, never its value."""
+
+    def __init__(self, name, problem):
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 3000
+    app_id: str | None = None
+    private_key: str | None = field(default=None, repr=False)
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    github_token: str | None = field(default=None, repr=False)
+    github_api_url: str = DEFAULT_API_URL
+    check_interval: float = 60.0
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    anthropic_model: str = DEFAULT_MODEL
+    notify: tuple[str, ...] = ("log",)
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    api_token: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ=None):
+        """Build a Config from environment variables; raise ConfigError naming the first bad one."""
+        env = _Env(os.environ if environ is None else environ)
+        private_key = _private_key(env)
+        app_id = _app_id(env)
+        if bool(app_id) != bool(private_key):
+            missing = "PRIVATE_KEY or PRIVATE_KEY_PATH" if app_id else "APP_ID"
+            raise ConfigError(missing, "GitHub App credentials need both APP_ID and a private key")
+        return cls(
+            database_url=_database_url(env),
+            host=env.get("HOST") or "127.0.0.1",
+            port=_port(env),
+            app_id=app_id,
+            private_key=private_key,
+            webhook_secrets=_secrets(env),
+            github_token=env.get("GITHUB_TOKEN"),
+            github_api_url=_http_url(env, "GITHUB_API_URL", DEFAULT_API_URL).rstrip("/"),
+            check_interval=_interval(env),
+            anthropic_api_key=env.get("ANTHROPIC_API_KEY"),
+            anthropic_model=env.get("ANTHROPIC_MODEL") or DEFAULT_MODEL,
+            notify=_notify(env, has_app=bool(app_id)),
+            slack_webhook_url=_optional_http_url(env, "SLACK_WEBHOOK_URL"),
+            api_token=env.get("API_TOKEN"),
+            log_level=_log_level(env),
+        )
+
+    @property
+    def has_app_credentials(self):
+        return bool(self.app_id and self.private_key)
+
+    @property
+    def can_poll(self):
+        return self.has_app_credentials or bool(self.github_token)
+
+    def missing_features(self):
+        """One human sentence per feature that is off because a setting is missing."""
+        missing = []
+        if not self.webhook_secrets:
+            missing.append("webhooks are refused (503) until WEBHOOK_SECRET is set")
+        if not self.can_poll:
+            missing.append(
+                "polling is off until APP_ID with PRIVATE_KEY/PRIVATE_KEY_PATH, "
+                "or GITHUB_TOKEN, is set"
+            )
+        return missing
+
+
+class _Env:
+    """Environment lookups that treat empty and whitespace-only values as unset."""
+
+    def __init__(self, environ):
+        self._environ = environ
+
+    def get(self, name):
+        value = self._environ.get(name)
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+
+def _database_url(env):
+    url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    scheme = urlsplit(url).scheme.split("+")[0]
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            "DATABASE_URL", "must start with sqlite:///, postgres:// or postgresql://"
+        )
+    return url
+
+
+def _port(env):
+    raw = env.get("PORT")
+    if raw is None:
+        return 3000
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError("PORT", "must be a number from 1 to 65535")
+    return int(raw)
+
+
+def _app_id(env):
+    raw = env.get("APP_ID")
+    if raw is not None and not raw.isdigit():
+        raise ConfigError("APP_ID", "must be the numeric GitHub App id")
+    return raw
+
+
+def _private_key(env):
+    inline, path = env.get("PRIVATE_KEY"), env.get("PRIVATE_KEY_PATH")
+    if inline:
+        # Heroku config vars and .env files often carry the PEM on one line with \n escapes.
+        return _checked_pem("PRIVATE_KEY", inline.replace("\\n", "\n"))
+    if not path:
+        return None
+    try:
+        with open(path, encoding="ascii") as handle:
+            return _checked_pem("PRIVATE_KEY_PATH", handle.read())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("PRIVATE_KEY_PATH", f"cannot read the key file ({exc.strerror or exc})")
+
+
+def _checked_pem(name, pem):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        load_pem_private_key(pem.encode("ascii", "replace"), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(name, "is not a PEM-encoded private key") from None
+    return pem
+
+
+def _secrets(env):
+    raw = env.get("WEBHOOK_SECRET")
+    if raw is None:
+        return ()
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _http_url(env, name, default):
+    url = env.get(name) or default
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(name, "must be an http:// or https:// URL")
+    return url
+
+
+def _optional_http_url(env, name):
+    return _http_url(env, name, None) if env.get(name) else None
+
+
+def _interval(env):
+    raw = env.get("CHECK_INTERVAL")
+    if raw is None:
+        return 60.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError("CHECK_INTERVAL", "must be a number of seconds") from None
+    if not 1 <= value <= 86400:
+        raise ConfigError("CHECK_INTERVAL", "must be between 1 and 86400 seconds")
+    return value
+
+
+def _notify(env, has_app):
+    raw = env.get("NOTIFY")
+    if raw is None:
+        return ("comment",) if has_app else ("log",)
+    channels = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = [c for c in channels if c not in NOTIFY_CHANNELS]
+    if unknown or not channels:
+        raise ConfigError("NOTIFY", f"channels are a comma list of {', '.join(NOTIFY_CHANNELS)}")
+    if "slack" in channels and not env.get("SLACK_WEBHOOK_URL"):
+        raise ConfigError("SLACK_WEBHOOK_URL", "is required when NOTIFY includes slack")
+    return channels
+
+
+def _log_level(env):
+    level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise ConfigError("LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level

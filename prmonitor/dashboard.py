@@ -1,0 +1,43 @@
+"""The dashboard: tracked pull requests, and one page per PR, over the API's own queries."""
+
+import json
+
+from flask import Blueprint, abort, render_template
+
+from . import queries
+from .api import BadRequest, positive_int, repo_name
+
+bp = Blueprint("dashboard", __name__, template_folder="templates")
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", prs=queries.list_prs())
+
+
+@bp.get("/prs/<owner>/<name>/<number>")
+def pr_details(owner, name, number):
+    try:
+        pr = queries.resolve_pr(positive_int(number, "number"), repo_name(f"{owner}/{name}"))
+    except (BadRequest, queries.NotFound):
+        abort(404)
+    workflows = queries.workflows_for_pr(pr.id)
+    jobs = {w["id"]: queries.jobs_for_workflow(w["id"]) for w in workflows}
+    return render_template(
+        "pr.html",
+        pr=queries.pr_to_dict(pr),
+        workflows=workflows,
+        jobs=jobs,
+        summary=queries.workflow_summary(pr.id),
+        failed_jobs=queries.failed_jobs_for_pr(pr.id),
+    )
+
+
+@bp.app_template_filter("steps")
+def _steps(raw):
+    """failed_steps is stored as a JSON array in a string, as the seed stored it."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []

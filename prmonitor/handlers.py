@@ -1,0 +1,97 @@
+"""Webhook handlers: parse the payload, upsert the rows, link runs to their pull request."""
+
+import logging
+
+from . import models, payloads
+from .routing import Router
+
+log = logging.getLogger(__name__)
+router = Router()
+
+
+@router.register("ping")
+def on_ping(event):
+    log.info("ping delivery=%s zen=%r", event.delivery_id, event.payload.get("zen"))
+
+
+@router.register("workflow_run")
+def on_workflow_run(event):
+    payload = event.payload
+    repo, run = payloads.obj(payload, "repository"), payloads.obj(payload, "workflow_run")
+    row = payloads.parse_run(
+        run, repo, payloads.installation_id(payload), payloads.optional_obj(payload, "workflow")
+    )
+    _, pr_id = models.upsert_workflow(row)
+    for hint in payloads.pull_request_hints(run, row["repo_id"]):
+        _remember_hinted_pr(hint, row)
+    if pr_id is None:
+        models.link_commit(row["repo_full_name"], row["head_sha"])
+
+
+def _remember_hinted_pr(hint, run_row):
+    pr_id = models.ensure_pr(
+        {
+            **hint,
+            "repo_full_name": run_row["repo_full_name"],
+            "repo_id": run_row["repo_id"],
+            "installation_id": run_row["installation_id"],
+        }
+    )
+    models.add_pr_head(pr_id, run_row["repo_full_name"], hint["head_sha"])
+
+
+@router.register("workflow_job")
+def on_workflow_job(event):
+    payload = event.payload
+    repo, job = payloads.obj(payload, "repository"), payloads.obj(payload, "workflow_job")
+    row = payloads.parse_job(job)
+    placeholder = payloads.run_placeholder(row, repo, payloads.installation_id(payload))
+    workflow_id, pr_id = models.ensure_workflow(placeholder)
+    models.upsert_job({**row, "workflow": workflow_id, "pr": pr_id})
+    if row["conclusion"] in models.FAILED_CONCLUSIONS:
+        models.refresh_failure_details(workflow_id)
+    if pr_id is None:
+        models.link_commit(placeholder["repo_full_name"], row["head_sha"])
+
+
+@router.register("pull_request")
+def on_pull_request(event):
+    payload = event.payload
+    pr = payloads.obj(payload, "pull_request")
+    row = payloads.parse_pull_request(
+        pr, payloads.obj(payload, "repository"), payloads.installation_id(payload)
+    )
+    pr_id = models.upsert_pr(row)
+    # Every head the PR has had, even from a late event: runs of that commit belong to it.
+    models.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
+    models.link_commit(row["repo_full_name"], row["head_sha"])
+
+
+@router.register("installation")
+def on_installation(event):
+    payload = event.payload
+    installation = payloads.parse_installation(payloads.obj(payload, "installation"))
+    state = _INSTALLATION_STATES.get(event.action, "active")
+    models.upsert_installation({**installation, "state": state})
+    if state == "deleted":
+        models.deactivate_installation_repositories(installation["installation_id"])
+        return
+    repos = payloads.parse_repositories(
+        payload.get("repositories"), installation["installation_id"]
+    )
+    models.set_repositories(repos, active=True)
+
+
+_INSTALLATION_STATES = {"deleted": "deleted", "suspend": "suspended"}
+
+
+@router.register("installation_repositories")
+def on_installation_repositories(event):
+    payload = event.payload
+    installation = payloads.parse_installation(payloads.obj(payload, "installation"))
+    models.upsert_installation({**installation, "state": "active"})
+    installation_id = installation["installation_id"]
+    added = payloads.parse_repositories(payload.get("repositories_added"), installation_id)
+    removed = payloads.parse_repositories(payload.get("repositories_removed"), installation_id)
+    models.set_repositories(added, active=True)
+    models.set_repositories(removed, active=False)

@@ -1,0 +1,249 @@
+"""Read side: the queries behind the REST API, the dashboard and `prmonitor show`, and their
+explicit serializers (the seed's response shapes, field for field, plus a few more)."""
+
+from peewee import JOIN, Case, fn
+
+from .models import FAILED_CONCLUSIONS, Pr, Workflow, WorkflowJob
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Ambiguous(LookupError):
+    """A PR number that exists in several repositories, asked for without ?repo=."""
+
+    def __init__(self, repos):
+        super().__init__(", ".join(repos))
+        self.repos = repos
+
+
+def iso(value):
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+# -- pull requests ---------------------------------------------------------------------------
+
+
+def resolve_pr(number, repo=None):
+    """The PR with this number (in `repo` when given; repository names are case-insensitive)."""
+    query = Pr.select().where(Pr.pr_number == number)
+    if repo:
+        query = query.where(fn.LOWER(Pr.repo_full_name) == repo.lower())
+    prs = list(query.order_by(Pr.repo_full_name))
+    if not prs:
+        where = f" in {repo}" if repo else ""
+        raise NotFound(f"pull request #{number}{where} is not tracked")
+    if len(prs) > 1:
+        raise Ambiguous([pr.repo_full_name for pr in prs])
+    return prs[0]
+
+
+def pr_to_dict(pr):
+    return {
+        "id": pr.id,
+        "pr_number": pr.pr_number,
+        "repo": pr.repo_full_name,
+        "title": pr.title,
+        "author": pr.author,
+        "state": pr.state,
+        "head_sha": pr.head_sha,
+        "head_ref": pr.head_ref,
+        "base_ref": pr.base_ref,
+        "html_url": pr.html_url,
+        "updated_at": iso(pr.updated_at),
+    }
+
+
+def list_prs(limit=500):
+    """Tracked PRs, open first then most recently updated, with their latest CI verdict."""
+    prs = list(
+        Pr.select()
+        .order_by((Pr.state == "open").desc(), Pr.updated_at.desc(nulls="last"), Pr.id.desc())
+        .limit(limit)
+    )
+    verdicts = _verdicts([pr.id for pr in prs])
+    return [{**pr_to_dict(pr), **verdicts.get(pr.id, _NO_RUNS)} for pr in prs]
+
+
+_NO_RUNS = {"total_workflows": 0, "failed_workflows": 0, "in_progress_workflows": 0}
+
+
+def _verdicts(pr_ids):
+    if not pr_ids:
+        return {}
+    rows = (
+        Workflow.select(
+            Workflow.pr,
+            fn.COUNT(Workflow.id).alias("total_workflows"),
+            _count(Workflow.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_workflows"),
+            _count(Workflow.status != "completed").alias("in_progress_workflows"),
+        )
+        .where(Workflow.pr.in_(pr_ids) & _latest_attempt())
+        .group_by(Workflow.pr)
+        .dicts()
+    )
+    return {row.pop("pr"): row for row in rows}
+
+
+# -- workflows -------------------------------------------------------------------------------
+
+
+def _count(condition):
+    return fn.COALESCE(fn.SUM(Case(None, [(condition, 1)], 0)), 0)
+
+
+def _latest_attempt():
+    """Only the newest attempt of each run: a re-run supersedes the earlier attempts."""
+    newer = Workflow.alias("newer")
+    return ~fn.EXISTS(
+        newer.select(newer.id).where(
+            (newer.run_id == Workflow.run_id) & (newer.run_attempt > Workflow.run_attempt)
+        )
+    )
+
+
+def workflows_for_pr(pr_id):
+    query = (
+        Workflow.select(
+            Workflow,
+            fn.COUNT(WorkflowJob.id).alias("job_count"),
+            _count(WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_job_count"),
+            _count(WorkflowJob.conclusion == "success").alias("successful_job_count"),
+            _count(WorkflowJob.status.not_in(("completed",))).alias("in_progress_job_count"),
+        )
+        .join(WorkflowJob, JOIN.LEFT_OUTER, on=(WorkflowJob.workflow == Workflow.id))
+        .where((Workflow.pr == pr_id) & _latest_attempt())
+        .group_by(Workflow.id)
+        .order_by(Workflow.created_at.desc(nulls="last"), Workflow.id.desc())
+    )
+    return [workflow_to_dict(w) for w in query]
+
+
+def workflow_to_dict(w):
+    return {
+        "id": w.id,
+        "run_id": w.run_id,
+        "workflow_name": w.workflow_name,
+        "status": w.status,
+        "conclusion": w.conclusion,
+        "job_count": getattr(w, "job_count", None),
+        "failed_job_count": getattr(w, "failed_job_count", None),
+        "successful_job_count": getattr(w, "successful_job_count", None),
+        "in_progress_job_count": getattr(w, "in_progress_job_count", None),
+        "html_url": w.html_url,
+        "head_sha": w.head_sha,
+        "head_branch": w.head_branch,
+        "event": w.event,
+        "run_number": w.run_number,
+        "run_attempt": w.run_attempt,
+        "created_at": iso(w.created_at),
+        "started_at": iso(w.started_at),
+        "completed_at": iso(w.completed_at),
+        "failure_details": w.failure_details,
+        "repo": w.repo_full_name,
+    }
+
+
+def workflow_summary(pr_id):
+    runs = Workflow.select().where((Workflow.pr == pr_id) & _latest_attempt())
+    workflows = (
+        runs.select(
+            fn.COUNT(Workflow.id).alias("total_workflows"),
+            _count(Workflow.conclusion == "success").alias("successful_workflows"),
+            _count(Workflow.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_workflows"),
+            _count(Workflow.status == "in_progress").alias("in_progress_workflows"),
+            _count(Workflow.status.in_(_WAITING)).alias("queued_workflows"),
+        )
+        .dicts()
+        .get()
+    )
+    jobs = (
+        WorkflowJob.select(
+            fn.COUNT(WorkflowJob.id).alias("total_jobs"),
+            _count(WorkflowJob.conclusion == "success").alias("successful_jobs"),
+            _count(WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_jobs"),
+            _count(WorkflowJob.status.not_in(("completed",))).alias("in_progress_jobs"),
+        )
+        .where(WorkflowJob.workflow.in_(runs.select(Workflow.id)))
+        .dicts()
+        .get()
+    )
+    return {"workflows": _ints(workflows), "jobs": _ints(jobs)}
+
+
+_WAITING = ("queued", "requested", "waiting", "pending")
+
+
+def _ints(row):
+    return {key: int(value or 0) for key, value in row.items()}
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+def _failed_first():
+    return Case(None, [(WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS), 0)], 1)
+
+
+def jobs_for_workflow(workflow_id):
+    if not Workflow.select().where(Workflow.id == workflow_id).exists():
+        raise NotFound(f"workflow {workflow_id} does not exist")
+    query = (
+        WorkflowJob.select()
+        .where(WorkflowJob.workflow == workflow_id)
+        .order_by(_failed_first(), WorkflowJob.started_at.asc(nulls="last"), WorkflowJob.id)
+    )
+    return [job_to_dict(job) for job in query]
+
+
+def job_to_dict(job):
+    return {
+        "id": job.id,
+        "job_id": job.job_id,
+        "job_name": job.job_name,
+        "status": job.status,
+        "conclusion": job.conclusion,
+        "failed_steps": job.failed_steps,
+        "error_message": job.error_message,
+        "html_url": job.html_url,
+        "runner_name": job.runner_name,
+        "workflow_id": job.workflow_id,
+        "run_attempt": job.run_attempt,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+        "labels": job.labels,
+        "steps": job.steps,
+    }
+
+
+def failed_jobs_for_pr(pr_id):
+    query = (
+        WorkflowJob.select(WorkflowJob, Workflow)
+        .join(Workflow, on=(WorkflowJob.workflow == Workflow.id))
+        .where(
+            (Workflow.pr == pr_id)
+            & _latest_attempt()
+            & WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)
+        )
+        .order_by(Workflow.created_at.desc(nulls="last"), WorkflowJob.job_name)
+    )
+    return [failed_job_to_dict(job) for job in query]
+
+
+def failed_job_to_dict(job):
+    return {
+        "job_id": job.job_id,
+        "job_name": job.job_name,
+        "workflow_name": job.workflow.workflow_name,
+        "run_number": job.workflow.run_number,
+        "failed_steps": job.failed_steps,
+        "error_message": job.error_message,
+        "html_url": job.html_url,
+        "workflow_url": job.workflow.html_url,
+        "conclusion": job.conclusion,
+        "run_attempt": job.run_attempt,
+        "workflow_id": job.workflow_id,
+        "completed_at": iso(job.completed_at),
+    }

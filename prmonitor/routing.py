@@ -1,0 +1,44 @@
+"""Event routing: handlers register by event (and optionally action); dispatch finds them."""
+
+from dataclasses import dataclass
+
+from .payloads import clean_text
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    payload: dict
+    delivery_id: str = ""
+
+    @property
+    def action(self):
+        action = self.payload.get("action")
+        return clean_text(action)[:100] if isinstance(action, str) else None
+
+
+class Router:
+    def __init__(self):
+        self._handlers = {}
+
+    def register(self, event, action=None):
+        """Decorator: call the function for `event` (any action when `action` is None)."""
+
+        def decorate(handler):
+            self._handlers.setdefault((event, action), []).append(handler)
+            return handler
+
+        return decorate
+
+    def handles(self, event_name):
+        return any(name == event_name for name, _ in self._handlers)
+
+    def dispatch(self, event):
+        """Run every handler for the event; returns how many ran (0: nothing to do)."""
+        handlers = [
+            *self._handlers.get((event.name, None), []),
+            *self._handlers.get((event.name, event.action), []),
+        ]
+        for handler in handlers:
+            handler(event)
+        return len(handlers)

@@ -1,0 +1,33 @@
+"""`prmonitor serve`: the app under gunicorn, in the foreground, for local use."""
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from .cli import wsgi_app
+
+        return wsgi_app()
+
+
+def serve(host, port, workers=2):
+    """Run until Ctrl-C. Each worker builds its own app, so no connection crosses a fork."""
+    _Gunicorn(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": 4,
+            "timeout": 30,
+            "accesslog": "-",
+            "access_log_format": '%(h)s "%(r)s" status=%(s)s bytes=%(b)s ms=%(M)s',
+        }
+    ).run()

@@ -1,0 +1,139 @@
+"""The webhook receiver: verify the signature, dedupe the delivery, dispatch in one transaction.
+
+GitHub's rules this follows (https://docs.github.com/en/webhooks/using-webhooks/best-practices-for-using-webhooks):
+deliveries can arrive out of order and more than once, a redelivery keeps its X-GitHub-Delivery,
+GitHub never retries a failed delivery by itself, and it gives up on an answer after 10 seconds.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from urllib.parse import parse_qs
+
+from flask import Blueprint, current_app, jsonify, request
+from peewee import InterfaceError, OperationalError
+
+from . import models
+from .db import database
+from .handlers import router
+from .payloads import PayloadError, clean_text
+from .routing import Event
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+# GitHub caps webhook payloads at 25 MB and does not send larger ones.
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+def verify_signature(body, header, secrets):
+    """True when X-Hub-Signature-256 is the HMAC-SHA256 of the body under one of the secrets."""
+    if not header or not header.startswith("sha256="):
+        return False
+    given = header[len("sha256=") :].strip().encode("ascii", "replace")
+    matched = False
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+        # Compare against every secret so the time taken does not say which one matched.
+        matched |= hmac.compare_digest(expected, given)
+    return matched
+
+
+def sign(body, secret):
+    """The X-Hub-Signature-256 value GitHub would send for this body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def parse_body(body, content_type):
+    """The payload object, from a JSON body or a form body's `payload` field."""
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        fields = parse_qs(body.decode("utf-8", "strict"))
+        body = (fields.get("payload") or [""])[0]
+    payload = json.loads(body)
+    if not isinstance(payload, dict):
+        raise ValueError("the payload must be a JSON object")
+    return payload
+
+
+def _reply(status, **fields):
+    return jsonify({"ok": 200 <= status < 300, **fields}), status
+
+
+@bp.post("/api/github/webhooks")
+def receive():
+    secrets = current_app.config["PRMONITOR"].webhook_secrets
+    if not secrets:
+        return _reply(503, error="webhooks are disabled: set WEBHOOK_SECRET to accept deliveries")
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return _reply(413, error="payload larger than 25 MB")
+    body = request.get_data(cache=False)
+    if not verify_signature(body, request.headers.get("X-Hub-Signature-256"), secrets):
+        return _reply(401, error="missing or invalid X-Hub-Signature-256")
+    name = _header("X-GitHub-Event")
+    if not name:
+        return _reply(400, error="missing X-GitHub-Event header")
+    try:
+        payload = parse_body(body, request.content_type or "")
+    except (ValueError, RecursionError):
+        return _reply(400, error="the body is not a JSON object")
+    event = Event(name, payload, _header("X-GitHub-Delivery") or f"local-{uuid.uuid4()}")
+    return _handle(event)
+
+
+def _header(name):
+    value = request.headers.get(name, "")
+    return clean_text(value.strip())[:100]
+
+
+def _handle(event):
+    if not router.handles(event.name):
+        with database.atomic():
+            fresh = models.claim_delivery(event.delivery_id, event.name, event.action)
+            if fresh:
+                models.finish_delivery(event.delivery_id, "ignored")
+        log.info("delivery=%s event=%s outcome=ignored", event.delivery_id, event.name)
+        return _reply(202, delivery=event.delivery_id, outcome="ignored")
+    try:
+        outcome = _process(event)
+    except PayloadError as exc:
+        return _failed(event, 400, "invalid", str(exc))
+    except (OperationalError, InterfaceError) as exc:
+        log.warning(
+            "delivery=%s event=%s database unavailable: %s", event.delivery_id, event.name, exc
+        )
+        return _failed(event, 503, "failed", "database unavailable")
+    log.info(
+        "delivery=%s event=%s action=%s outcome=%s",
+        event.delivery_id,
+        event.name,
+        event.action,
+        outcome,
+    )
+    return _reply(200, delivery=event.delivery_id, outcome=outcome)
+
+
+def _process(event):
+    """Claim and handle the delivery in one transaction: all of its rows, or none of them."""
+    with database.atomic():
+        if not models.claim_delivery(event.delivery_id, event.name, event.action):
+            return "duplicate"
+        handled = router.dispatch(event)
+        outcome = "processed" if handled else "ignored"
+        models.finish_delivery(event.delivery_id, outcome)
+    return outcome
+
+
+def _failed(event, status, outcome, error):
+    log.info(
+        "delivery=%s event=%s outcome=%s error=%s", event.delivery_id, event.name, outcome, error
+    )
+    try:
+        with database.atomic():
+            models.record_failed_delivery(
+                event.delivery_id, event.name, event.action, outcome, error
+            )
+    except (OperationalError, InterfaceError):
+        log.warning("delivery=%s could not record the failure", event.delivery_id)
+    return _reply(status, delivery=event.delivery_id, outcome=outcome, error=error)

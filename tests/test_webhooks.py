@@ -1,0 +1,182 @@
+"""The receiver's contract: signatures, status codes, delivery dedupe, commit-before-2xx."""
+
+import json
+
+import pytest
+
+from prmonitor.models import Delivery, Workflow, WorkflowJob
+from prmonitor.webhooks import sign, verify_signature
+
+from .conftest import SECRET, make_config
+from .events import fixture, job_event, octokit_webhooks, run_event
+
+URL = "/api/github/webhooks"
+
+
+def counts():
+    return Workflow.select().count(), WorkflowJob.select().count(), Delivery.select().count()
+
+
+def test_verify_signature_accepts_any_configured_secret():
+    body = b'{"a": 1}'
+    assert verify_signature(body, sign(body, "new"), ("old", "new"))
+    assert verify_signature(body, sign(body, "old"), ("old", "new"))
+    assert not verify_signature(body, sign(body, "other"), ("old", "new"))
+    assert not verify_signature(body, sign(body + b" ", "old"), ("old",))
+    assert not verify_signature(body, None, ("old",))
+    assert not verify_signature(body, "sha1=abc", ("old",))
+    assert not verify_signature(body, "sha256=zz\u00e9", ("old",))
+
+
+def test_valid_delivery_is_stored_and_answered_after_commit(deliver, database):
+    response = deliver("workflow_run", fixture("workflow_run.completed"), delivery_id="d-1")
+    assert response.status_code == 200
+    assert response.json["outcome"] == "processed"
+    # Read on a fresh connection: the row must already be committed.
+    database.close()
+    database.connect()
+    run = Workflow.get(Workflow.run_id == 9100000001)
+    assert (run.status, run.conclusion, run.workflow_name) == ("completed", "failure", "CI")
+    delivery = Delivery.get(Delivery.delivery_id == "d-1")
+    assert (delivery.event, delivery.action, delivery.outcome) == (
+        "workflow_run",
+        "completed",
+        "processed",
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Hub-Signature-256": "sha256=" + "0" * 64}, {"X-Hub-Signature-256": ""}, {}],
+)
+def test_bad_or_missing_signature_is_401_and_stores_nothing(client, database, headers):
+    body = json.dumps(fixture("workflow_run.completed")).encode()
+    sent = {"X-GitHub-Event": "workflow_run", "X-GitHub-Delivery": "d-bad", **headers}
+    response = client.post(URL, data=body, headers=sent, content_type="application/json")
+    assert response.status_code == 401
+    assert response.json["ok"] is False
+    assert counts() == (0, 0, 0)
+
+
+def test_signed_with_wrong_secret_is_401(deliver, database):
+    response = deliver("workflow_run", fixture("workflow_run.completed"), secret="nope")
+    assert response.status_code == 401
+    assert counts() == (0, 0, 0)
+
+
+def test_no_secret_configured_is_503(database_url):
+    from prmonitor import create_app
+
+    app = create_app(make_config(database_url, webhook_secrets=()))
+    response = app.test_client().post(URL, data=b"{}", headers={"X-GitHub-Event": "ping"})
+    assert response.status_code == 503
+    assert "WEBHOOK_SECRET" in response.json["error"]
+
+
+def test_rotated_secrets_are_all_accepted(database_url):
+    from prmonitor import create_app, db
+
+    app = create_app(make_config(database_url, webhook_secrets=("old", SECRET)))
+    db.migrate()
+    body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
+    for secret in ("old", SECRET):
+        response = app.test_client().post(
+            URL,
+            data=body,
+            headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": sign(body, secret)},
+        )
+        assert response.status_code == 200
+
+
+def test_missing_event_header_is_400(client, database):
+    body = b'{"zen": "x"}'
+    response = client.post(URL, data=body, headers={"X-Hub-Signature-256": sign(body, SECRET)})
+    assert response.status_code == 400
+    assert counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize("body", [b"{", b"[1, 2]", b"\xff\xfe", b"", b"null", b"[" * 100000])
+def test_malformed_json_is_400(deliver, database, body):
+    response = deliver("workflow_run", body)
+    assert response.status_code == 400
+    assert counts()[:2] == (0, 0)
+
+
+def test_body_over_25_mb_is_413(deliver, database):
+    response = deliver("workflow_run", b" " * (25 * 1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert counts() == (0, 0, 0)
+
+
+def test_unhandled_event_is_202_and_recorded_as_ignored(deliver, database):
+    response = deliver("star", {"action": "created", "starred_at": None}, delivery_id="d-star")
+    assert response.status_code == 202
+    assert Delivery.get(Delivery.delivery_id == "d-star").outcome == "ignored"
+
+
+def test_form_encoded_delivery_is_accepted(client, database):
+    from urllib.parse import urlencode
+
+    body = urlencode({"payload": json.dumps(fixture("workflow_run.completed"))}).encode()
+    response = client.post(
+        URL,
+        data=body,
+        headers={
+            "X-GitHub-Event": "workflow_run",
+            "X-Hub-Signature-256": sign(body, SECRET),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    assert response.status_code == 200
+    assert Workflow.select().count() == 1
+
+
+def test_redelivery_of_a_processed_delivery_changes_nothing(deliver, database):
+    first = run_event("in_progress", status="in_progress", updated_at="2026-11-20T10:01:00Z")
+    assert deliver("workflow_run", first, delivery_id="same").json["outcome"] == "processed"
+    # Same delivery id, different content: a redelivery must not be applied twice.
+    later = run_event("completed", updated_at="2026-11-20T10:09:00Z")
+    response = deliver("workflow_run", later, delivery_id="same")
+    assert response.status_code == 200
+    assert response.json["outcome"] == "duplicate"
+    assert Workflow.get().status == "in_progress"
+    assert Delivery.get(Delivery.delivery_id == "same").attempts == 1
+
+
+def test_invalid_delivery_leaves_no_rows_and_can_be_redelivered(deliver, database):
+    bad = job_event("completed")
+    bad["workflow_job"]["run_id"] = "not a number"
+    response = deliver("workflow_job", bad, delivery_id="d-fix")
+    assert response.status_code == 400
+    assert counts()[:2] == (0, 0)
+    delivery = Delivery.get(Delivery.delivery_id == "d-fix")
+    assert delivery.outcome == "invalid" and "run_id" in delivery.error
+    # The same delivery id, now well-formed (a redelivery after a fix), is processed.
+    response = deliver("workflow_job", job_event("completed"), delivery_id="d-fix")
+    assert response.json["outcome"] == "processed"
+    assert counts()[:2] == (1, 1)
+    assert Delivery.get(Delivery.delivery_id == "d-fix").attempts == 2
+
+
+def test_a_half_handled_delivery_rolls_back_entirely(deliver, database):
+    # The job's run placeholder is written before the job row fails validation at the
+    # database boundary: neither may remain.
+    bad = job_event("completed")
+    bad["workflow_job"]["steps"] = [{"name": "x", "started_at": "yesterday"}]
+    assert deliver("workflow_job", bad).status_code == 400
+    assert counts()[:2] == (0, 0)
+
+
+@pytest.mark.parametrize("event,path", octokit_webhooks(), ids=lambda v: getattr(v, "name", v))
+def test_every_published_github_example_is_accepted(deliver, database, event, path):
+    response = deliver(event, path.read_bytes())
+    assert response.status_code in (200, 202), response.json
+    handled = event in {
+        "workflow_run",
+        "workflow_job",
+        "pull_request",
+        "installation",
+        "installation_repositories",
+        "ping",
+    }
+    assert response.status_code == (200 if handled else 202)
