@@ -1,4 +1,4 @@
-"""Configuration: the only reader of the environment; validates every setting, never logs a secret."""
+"""Configuration: the only reader of the environment; validates settings, never logs secrets."""
 
 import logging
 import os
@@ -136,7 +136,8 @@ def _private_key(env):
         with open(path, encoding="ascii") as handle:
             return _checked_pem("PRIVATE_KEY_PATH", handle.read())
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("PRIVATE_KEY_PATH", f"cannot read the key file ({exc.strerror or exc})")
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError("PRIVATE_KEY_PATH", f"cannot read the key file ({reason})") from None
 
 
 def _checked_pem(name, pem):

@@ -1,4 +1,4 @@
-"""Tables and their guarded upserts: a row only ever moves forward, whatever order events arrive in."""
+"""Tables and their guarded upserts: a row only moves forward, whatever order events arrive in."""
 
 import datetime
 import json
@@ -24,7 +24,7 @@ EPOCH = datetime.datetime(1970, 1, 1)
 
 
 def utcnow():
-    """Naive UTC, second resolution: the one datetime format stored anywhere (SQLite compares text)."""
+    """Naive UTC at one-second resolution: the one datetime format stored (SQLite compares text)."""
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
 
 
@@ -99,7 +99,7 @@ class Workflow(BaseModel):
 
 
 class WorkflowJob(BaseModel):
-    """One row per job id; each attempt's jobs get new ids, so earlier attempts stay as they were."""
+    """One row per job id; each attempt's jobs get new ids, so earlier attempts stay as they are."""
 
     workflow = ForeignKeyField(Workflow, column_name="workflow_id", backref="jobs")
     pr = ForeignKeyField(Pr, column_name="pr_id", null=True, backref="jobs")
@@ -223,7 +223,7 @@ def upsert_job(row):
 
 
 def refresh_failure_details(workflow_id):
-    """workflows.failure_details: the failed jobs of this attempt and their failed steps, as JSON."""
+    """workflows.failure_details: this attempt's failed jobs and their failed steps, as JSON."""
     failed = (
         WorkflowJob.select(WorkflowJob.job_name, WorkflowJob.failed_steps)
         .where(
