@@ -191,8 +191,15 @@ def upsert_workflow(row):
 
 
 def ensure_workflow(placeholder):
-    """The run attempt a job belongs to, created as a placeholder when the job came first."""
-    Workflow.insert(**placeholder).on_conflict_ignore().execute()
+    """The run attempt a job belongs to, created as a placeholder when the job came first.
+
+    Until the run's own event arrives, the placeholder is queued, or in progress once any of
+    its jobs is: whichever job event comes first, the placeholder ends the same."""
+    Workflow.insert(**placeholder).on_conflict(
+        conflict_target=[Workflow.run_id, Workflow.run_attempt],
+        update={Workflow.status: "in_progress"},
+        where=(Workflow.status_rank == PLACEHOLDER_RANK) & (EXCLUDED.status == "in_progress"),
+    ).execute()
     return _workflow_key(placeholder["run_id"], placeholder["run_attempt"])
 
 
