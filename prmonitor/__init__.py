@@ -4,6 +4,7 @@ import hmac
 import logging
 
 from flask import Flask, jsonify, request
+from peewee import InterfaceError, OperationalError
 
 from . import db
 from .config import Config
@@ -94,6 +95,13 @@ def _init_errors(app):
         if request.path.startswith("/api/"):
             return jsonify({"success": False, "error": exc.description}), exc.code
         return exc
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc):
+        log.warning("database unavailable path=%s error=%s", request.path, type(exc).__name__)
+        body = {"success": False, "ok": False, "error": "database unavailable"}
+        return jsonify(body), 503
 
     @app.errorhandler(413)
     def _too_large(exc):
