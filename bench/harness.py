@@ -151,7 +151,11 @@ def gunicorn(build_command, env, log_path):
     port = free_port()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            build_command(port), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            build_command(port),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_healthy(process, port, log_path)
@@ -188,7 +192,9 @@ def stop(process, timeout=15):
 
 def migrate(env):
     prmonitor = Path(sys.executable).parent / "prmonitor"
-    subprocess.run([str(prmonitor), "migrate"], env=env, check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        [str(prmonitor), "migrate"], env=env, check=True, timeout=120, capture_output=True
+    )
 
 
 # -- databases -------------------------------------------------------------------------------

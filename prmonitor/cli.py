@@ -107,8 +107,8 @@ def cmd_show(config, args):
 
 
 def _current_branch_pr(repo):
-    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
-    if not branch or branch == "HEAD":
+    branch = _git("symbolic-ref", "--quiet", "--short", "HEAD")
+    if not branch:
         raise CommandError("not on a git branch: give a PR number")
     query = Pr.select().where(Pr.head_ref == branch)
     if repo:
@@ -152,3 +152,7 @@ def print_pr(pr):
         print(f"  {job['workflow_name']} / {job['job_name']}")
         print(f"    failed steps: {job['failed_steps']}")
         print(f"    logs: {job['html_url']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -42,8 +42,8 @@ class Config:
     def from_env(cls, environ=None):
         """Build a Config from environment variables; raise ConfigError naming the first bad one."""
         env = _Env(os.environ if environ is None else environ)
-        private_key = _private_key(env)
         app_id = _app_id(env)
+        private_key = _private_key(env)
         if bool(app_id) != bool(private_key):
             missing = "PRIVATE_KEY or PRIVATE_KEY_PATH" if app_id else "APP_ID"
             raise ConfigError(missing, "GitHub App credentials need both APP_ID and a private key")

@@ -17,7 +17,7 @@ database = DatabaseProxy()
 # so two processes never both read and then fail to upgrade to a write ("database is locked").
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
-    "busy_timeout": 10000,
+    "busy_timeout": 3000,
     "foreign_keys": 1,
     "synchronous": "normal",
 }

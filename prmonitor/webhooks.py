@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 import uuid
 from urllib.parse import parse_qs
 
@@ -114,7 +115,21 @@ def _handle(event):
     return _reply(200, delivery=event.delivery_id, outcome=outcome)
 
 
-def _process(event):
+def _process(event, attempts=3):
+    """Handle the delivery, retrying when concurrent deliveries deadlock or the lock is busy."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _process_once(event)
+        except OperationalError:
+            if attempt == attempts:
+                raise
+            log.info(
+                "delivery=%s retry=%d after a transient database error", event.delivery_id, attempt
+            )
+            time.sleep(0.05 * attempt)
+
+
+def _process_once(event):
     """Claim and handle the delivery in one transaction: all of its rows, or none of them."""
     with database.atomic():
         if not models.claim_delivery(event.delivery_id, event.name, event.action):

@@ -1,0 +1,132 @@
+"""The prmonitor command, run as a user runs it: a real process, real exit codes."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from prmonitor import cli
+
+from .events import job_event, pr_event, run_event
+
+
+def run_cli(*args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "prmonitor.cli", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_migrate_creates_the_default_database_and_reruns(tmp_path):
+    first = run_cli("migrate", cwd=tmp_path, env={"DATABASE_URL": ""})
+    assert first.returncode == 0, first.stderr
+    assert "0002_app_tracking" in first.stdout
+    assert (tmp_path / "data" / "pr_tracking.db").exists()
+    again = run_cli("init", cwd=tmp_path, env={"DATABASE_URL": ""})
+    assert (again.returncode, again.stdout.strip()) == (0, "schema is up to date")
+
+
+def test_bad_setting_is_one_line_and_exit_1(tmp_path):
+    result = run_cli("migrate", cwd=tmp_path, env={"CHECK_INTERVAL": "often"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "prmonitor: CHECK_INTERVAL: must be a number of seconds"
+    ]
+
+
+def test_unreachable_database_is_one_line_and_exit_1(tmp_path):
+    url = "postgresql://nobody@127.0.0.1:1/none"
+    result = run_cli("migrate", cwd=tmp_path, env={"DATABASE_URL": url})
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_usage_error_is_exit_2(tmp_path):
+    assert run_cli("frobnicate", cwd=tmp_path).returncode == 2
+    assert run_cli(cwd=tmp_path).returncode == 2
+
+
+@pytest.fixture
+def filled(deliver, database_url):
+    deliver("pull_request", pr_event("opened"))
+    deliver("workflow_run", run_event("completed"))
+    deliver("workflow_job", job_event("completed"))
+    return database_url
+
+
+def test_show_prints_workflows_and_failures(filled, capsys, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", filled)
+    assert cli.main(["show", "17"]) == 0
+    out = capsys.readouterr().out
+    assert "acme/widgets#17 Fix the parser" in out
+    assert "failure      CI #42 attempt 1: 1 jobs, 1 failed" in out
+    assert "CI / test-unit" in out
+    assert '["Run tests", "Upload coverage"]' in out
+    assert "https://github.com/acme/widgets/actions/runs/9100000001/job/29000000001" in out
+
+
+def test_show_without_number_uses_the_current_branch(filled, capsys, monkeypatch, tmp_path):
+    subprocess.run(["git", "init", "-q", "-b", "fix-parser", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", filled)
+    assert cli.main(["show"]) == 0
+    assert "acme/widgets#17" in capsys.readouterr().out
+
+
+def test_show_unknown_pr_is_exit_1(filled, capsys, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", filled)
+    assert cli.main(["show", "999"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("prmonitor: pull request #999 is not tracked")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_on_the_port_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": "", "WEBHOOK_SECRET": "", "PORT": str(port)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prmonitor.cli", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = _wait_for(f"http://127.0.0.1:{port}/api/prs")
+        assert body == b'{"prs":[],"success":true}\n'
+        assert (tmp_path / "data" / "pr_tracking.db").exists()
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0
+    not_configured = [line for line in output.splitlines() if "not configured:" in line]
+    assert len(not_configured) == 1
+    assert "WEBHOOK_SECRET" in not_configured[0] and "GITHUB_TOKEN" in not_configured[0]
+
+
+def _wait_for(url, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

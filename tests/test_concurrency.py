@@ -1,0 +1,85 @@
+"""Concurrent deliveries against one database never duplicate or lose a row."""
+
+import json
+import random
+import threading
+import uuid
+
+from prmonitor.models import Delivery, Workflow, WorkflowJob
+from prmonitor.webhooks import sign
+
+from .conftest import SECRET
+from .events import job_event, pr_event, run_event
+
+
+def post_all(app, deliveries, threads=8):
+    """Send (event, payload, delivery_id) from `threads` threads released together."""
+    start = threading.Barrier(threads)
+    results, lock = [], threading.Lock()
+    chunks = [deliveries[i::threads] for i in range(threads)]
+
+    def worker(chunk):
+        client = app.test_client()
+        start.wait()
+        for event, payload, delivery_id in chunk:
+            body = json.dumps(payload).encode()
+            response = client.post(
+                "/api/github/webhooks",
+                data=body,
+                headers={
+                    "X-GitHub-Event": event,
+                    "X-GitHub-Delivery": delivery_id,
+                    "X-Hub-Signature-256": sign(body, SECRET),
+                    "Content-Type": "application/json",
+                },
+            )
+            with lock:
+                results.append((response.status_code, response.json.get("outcome")))
+
+    pool = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=120)
+    return results
+
+
+def test_one_delivery_sent_eight_times_at_once_is_processed_once(app, database):
+    payload = job_event("completed")
+    results = post_all(app, [("workflow_job", payload, "same-id")] * 8)
+    assert sorted(results) == [(200, "duplicate")] * 7 + [(200, "processed")]
+    assert Delivery.get().attempts == 1
+    assert WorkflowJob.select().count() == 1
+
+
+def test_interleaved_events_of_many_jobs_converge(app, database):
+    events = [("pull_request", pr_event("opened"))]
+    for minute, action in enumerate(("requested", "in_progress", "completed")):
+        run = run_event(action, updated_at=f"2026-11-20T10:0{minute * 3}:00Z")
+        events.append(("workflow_run", run))
+    for job_id in range(1, 11):
+        for action in ("queued", "in_progress", "completed"):
+            events.append(
+                (
+                    "workflow_job",
+                    job_event(
+                        action, id=job_id, name=f"job-{job_id}", started_at="2026-11-20T10:00:10Z"
+                    ),
+                )
+            )
+    deliveries = [(event, payload, str(uuid.uuid4())) for event, payload in events]
+    # Each delivery twice (GitHub may send one more than once), in a random order.
+    deliveries = deliveries * 2
+    random.Random(7).shuffle(deliveries)
+    results = post_all(app, deliveries)
+    assert all(status == 200 for status, _ in results), results
+    assert sum(outcome == "processed" for _, outcome in results) == len(events)
+    assert Workflow.select().count() == 1
+    run = Workflow.get()
+    assert (run.status, run.conclusion, run.run_number) == ("completed", "failure", 42)
+    jobs = list(WorkflowJob.select())
+    assert len(jobs) == 10
+    assert {(j.status, j.conclusion, j.pr_id) for j in jobs} == {
+        ("completed", "failure", run.pr_id)
+    }
+    assert run.pr_id is not None

@@ -1,0 +1,104 @@
+"""Configuration from the environment: defaults, errors naming the variable, no secrets shown."""
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from prmonitor.config import Config, ConfigError
+
+
+@pytest.fixture(scope="module")
+def pem():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def test_defaults():
+    config = Config.from_env({})
+    assert config.database_url == "sqlite:///data/pr_tracking.db"
+    assert (config.host, config.port, config.check_interval) == ("127.0.0.1", 3000, 60.0)
+    assert config.github_api_url == "https://api.github.com"
+    assert config.notify == ("log",)
+    assert config.webhook_secrets == ()
+    assert not config.can_poll
+    assert len(config.missing_features()) == 2
+
+
+def test_app_credentials_with_escaped_newlines(pem):
+    config = Config.from_env({"APP_ID": "12345", "PRIVATE_KEY": pem.replace("\n", "\\n")})
+    assert config.private_key == pem
+    assert config.has_app_credentials
+    assert config.notify == ("comment",)
+
+
+def test_private_key_path(pem, tmp_path):
+    (tmp_path / "key.pem").write_text(pem)
+    config = Config.from_env({"APP_ID": "1", "PRIVATE_KEY_PATH": str(tmp_path / "key.pem")})
+    assert config.private_key == pem
+
+
+def test_secrets_and_urls():
+    config = Config.from_env(
+        {
+            "WEBHOOK_SECRET": "new, old ,",
+            "DATABASE_URL": "postgres://u:p@db.example:5432/prod",
+            "GITHUB_API_URL": "https://ghe.example/api/v3/",
+            "CHECK_INTERVAL": "30",
+            "NOTIFY": "log,slack",
+            "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/x",
+        }
+    )
+    assert config.webhook_secrets == ("new", "old")
+    assert config.github_api_url == "https://ghe.example/api/v3"
+    assert config.check_interval == 30.0
+    assert config.notify == ("log", "slack")
+    assert Config.from_env({"DATABASE_URL": "postgresql://h/d"}).database_url == "postgresql://h/d"
+
+
+@pytest.mark.parametrize(
+    "env,name",
+    [
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"PORT": "http"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"CHECK_INTERVAL": "soon"}, "CHECK_INTERVAL"),
+        ({"CHECK_INTERVAL": "0"}, "CHECK_INTERVAL"),
+        ({"APP_ID": "my-app", "PRIVATE_KEY": "x"}, "APP_ID"),
+        ({"APP_ID": "1", "PRIVATE_KEY": "-----BEGIN NOT A KEY-----"}, "PRIVATE_KEY"),
+        ({"APP_ID": "1", "PRIVATE_KEY_PATH": "/nonexistent/key.pem"}, "PRIVATE_KEY_PATH"),
+        ({"APP_ID": "1"}, "PRIVATE_KEY or PRIVATE_KEY_PATH"),
+        ({"GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL"),
+        ({"NOTIFY": "email"}, "NOTIFY"),
+        ({"NOTIFY": "slack"}, "SLACK_WEBHOOK_URL"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(env, name):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env(env)
+    assert raised.value.name == name
+    assert str(raised.value).startswith(f"{name}: ")
+    assert "\n" not in str(raised.value)
+
+
+def test_secret_values_never_appear_in_errors_or_repr():
+    secret_key = "-----BEGIN RSA PRIVATE KEY-----\\nc2VjcmV0LWtleS1ieXRlcw==\\n-----END"
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"APP_ID": "1", "PRIVATE_KEY": secret_key})
+    assert "c2VjcmV0" not in str(raised.value)
+    config = Config.from_env(
+        {
+            "WEBHOOK_SECRET": "hunter2",
+            "API_TOKEN": "tok-123",
+            "GITHUB_TOKEN": "ghp_abc",
+            "ANTHROPIC_API_KEY": "sk-ant-x",
+        }
+    )
+    shown = repr(config)
+    for value in ("hunter2", "tok-123", "ghp_abc", "sk-ant-x"):
+        assert value not in shown
