@@ -1,0 +1,29 @@
+"""The dashboard's pages render what the API knows."""
+
+from .events import job_event, pr_event, run_event
+
+
+def test_index_links_each_pr_to_its_page(client, deliver):
+    assert "No pull requests yet" in client.get("/").get_data(as_text=True)
+    deliver("pull_request", pr_event("opened"))
+    deliver("workflow_run", run_event("completed"))
+    html = client.get("/").get_data(as_text=True)
+    assert 'href="/prs/acme/widgets/17"' in html
+    assert "Fix the parser" in html and "1 failing" in html
+
+
+def test_pr_page_shows_workflows_jobs_failed_steps_and_log_links(client, deliver):
+    deliver("pull_request", pr_event("opened"))
+    deliver("workflow_run", run_event("completed"))
+    deliver("workflow_job", job_event("completed"))
+    html = client.get("/prs/acme/widgets/17").get_data(as_text=True)
+    assert "acme/widgets #17" in html
+    assert "Run tests, Upload coverage" in html
+    assert 'href="https://github.com/acme/widgets/actions/runs/9100000001/job/29000000001"' in html
+    assert 'href="https://github.com/acme/widgets/actions/runs/9100000001"' in html
+
+
+def test_unknown_or_malformed_pr_pages_are_404(client):
+    assert client.get("/prs/acme/widgets/17").status_code == 404
+    assert client.get("/prs/acme/widgets/x").status_code == 404
+    assert client.get("/prs/a%20b/c/1").status_code == 404
