@@ -12,6 +12,15 @@ OCTOKIT = Path(
     or Path(__file__).resolve().parents[2] / "shared" / "github-payloads"
 )
 SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+# The events the contract says the receiver handles (any other is answered 202).
+HANDLED_EVENTS = [
+    "workflow_run",
+    "workflow_job",
+    "pull_request",
+    "installation",
+    "installation_repositories",
+    "ping",
+]
 
 
 def fixture(name):

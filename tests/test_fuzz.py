@@ -8,16 +8,9 @@ from hypothesis import strategies as st
 
 from prmonitor.models import Pr, PrHead, Workflow, WorkflowJob
 
+from .events import HANDLED_EVENTS as HANDLED
 from .events import fixture, job_event, pr_event, run_event
 
-HANDLED = [
-    "workflow_run",
-    "workflow_job",
-    "pull_request",
-    "installation",
-    "installation_repositories",
-    "ping",
-]
 SEEDS = {
     "workflow_run": run_event("completed"),
     "workflow_job": job_event("completed"),
