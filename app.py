@@ -1,5 +1,5 @@
 """The gunicorn target (`gunicorn app:app`)."""
 
-from prmonitor.cli import wsgi_app
+from prmonitor import create_app
 
-app = wsgi_app()
+app = create_app()

@@ -22,6 +22,55 @@ def up(migrator, db):
     _extend_workflows(migrator)
     _extend_jobs(migrator)
     db.create_tables(_new_tables(db))
+    _backfill(db)
+
+
+# Rows written before this migration get the rank and time their status and timestamps imply,
+# so a late event cannot move them backwards (the same order as prmonitor.payloads).
+STATUS_RANK_SQL = (
+    "CASE status WHEN 'queued' THEN 1 WHEN 'in_progress' THEN 2 WHEN 'completed' THEN 3 ELSE 0 END"
+)
+TIMES = {
+    "prs": ("created_at",),
+    "workflows": ("created_at", "started_at", "completed_at"),
+    "workflow_jobs": ("started_at", "completed_at"),
+}
+
+
+def _backfill(db):
+    for table, columns in TIMES.items():
+        _normalise_times(db, table, columns)
+    for table in ("workflows", "workflow_jobs"):
+        db.execute_sql(
+            f"UPDATE {table} SET status_rank = {STATUS_RANK_SQL}, "
+            "updated_at = COALESCE(completed_at, started_at, updated_at) "
+            "WHERE status IS NOT NULL"
+        )
+
+
+def _normalise_times(db, table, columns):
+    """SQLite keeps whatever text was written (the original monitor wrote ISO 8601 with a Z);
+    store naive UTC 'YYYY-MM-DD HH:MM:SS' throughout, since SQLite compares times as text."""
+    rows = db.execute_sql(f"SELECT id, {', '.join(columns)} FROM {table}").fetchall()
+    for row_id, *values in rows:
+        fixed = [_naive_utc(value) for value in values]
+        if fixed != values:
+            assignments = ", ".join(f"{column} = {db.param}" for column in columns)
+            db.execute_sql(
+                f"UPDATE {table} SET {assignments} WHERE id = {db.param}", (*fixed, row_id)
+            )
+
+
+def _naive_utc(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+    return parsed.replace(microsecond=0).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _extend_prs(migrator):

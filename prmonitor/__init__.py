@@ -2,12 +2,14 @@
 
 import hmac
 import logging
+import sys
+from urllib.parse import urlencode
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, request
 from peewee import InterfaceError, OperationalError
 
 from . import db
-from .config import Config
+from .config import Config, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +20,7 @@ OPEN_PATHS = ("/api/github/webhooks", "/healthz", "/static/")
 
 def create_app(config=None):
     """The WSGI app: webhooks, the JSON API and the dashboard over DATABASE_URL."""
-    config = config or Config.from_env()
+    config = config or _config_or_exit()
     configure_logging(config.log_level)
     app = Flask(__name__)
     app.config["PRMONITOR"] = config
@@ -34,6 +36,15 @@ def create_app(config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(dashboard.bp)
     return app
+
+
+def _config_or_exit():
+    """Config from the environment; a bad setting ends start-up with one line naming it."""
+    try:
+        return Config.from_env()
+    except ConfigError as exc:
+        print(f"prmonitor: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def configure_logging(level):
@@ -65,20 +76,28 @@ def _init_auth(app, token):
         if request.path.startswith(OPEN_PATHS):
             return None
         given = _presented_token()
-        if given and hmac.compare_digest(given.encode(), token.encode()):
-            return None
-        if request.path.startswith("/api/"):
-            return jsonify({"success": False, "error": "API_TOKEN required"}), 401
-        return "API_TOKEN required: open this page with ?token=... once", 401
+        if not (given and hmac.compare_digest(given.encode(), token.encode())):
+            if request.path.startswith("/api/"):
+                return jsonify({"success": False, "error": "API_TOKEN required"}), 401
+            return "API_TOKEN required: open this page with ?token=... once", 401
+        if request.args.get("token") and request.method == "GET":
+            return _keep_token_in_cookie()
+        return None
 
-    @app.after_request
-    def _remember_token(response):
-        # A dashboard link opened with ?token= keeps working without repeating it.
-        if request.args.get("token") and response.status_code < 400:
-            response.set_cookie(
-                "prmonitor_token", request.args["token"], httponly=True, samesite="Strict"
-            )
-        return response
+
+def _keep_token_in_cookie():
+    """A dashboard link opened with ?token= sets a cookie and drops the token from the address
+    bar (and so from later access logs and Referer headers)."""
+    args = {k: v for k, v in request.args.items(multi=True) if k != "token"}
+    response = redirect(f"{request.path}?{urlencode(args)}" if args else request.path)
+    response.set_cookie(
+        "prmonitor_token",
+        request.args["token"],
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
+    return response
 
 
 def _presented_token():

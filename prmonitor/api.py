@@ -12,6 +12,7 @@ bp = Blueprint("api", __name__)
 
 REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 MAX_NUMBER = 2**31 - 1
+DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 class BadRequest(ValueError):
@@ -39,7 +40,7 @@ def _ambiguous(exc):
 
 
 def positive_int(raw, what):
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_NUMBER:
+    if not DIGITS.fullmatch(raw) or not 0 < int(raw) <= MAX_NUMBER:
         raise BadRequest(f"{what} must be a positive integer")
     return int(raw)
 

@@ -5,9 +5,9 @@ import logging
 import subprocess
 import sys
 
-from peewee import InterfaceError, OperationalError
+from peewee import DatabaseError, InterfaceError, OperationalError
 
-from . import configure_logging, create_app, db, queries
+from . import configure_logging, db, queries
 from .config import Config, ConfigError
 from .models import Pr
 
@@ -24,8 +24,15 @@ def main(argv=None):
         config = Config.from_env()
         configure_logging(config.log_level)
         return args.command(config, args) or 0
-    except (ConfigError, CommandError) as exc:
+    except (ConfigError, CommandError, db.MigrationsMissing) as exc:
         print(f"prmonitor: {exc}", file=sys.stderr)
+        return 1
+    except (DatabaseError, InterfaceError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"prmonitor: database error ({reason}); check DATABASE_URL and run `prmonitor migrate`",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 130
@@ -42,19 +49,18 @@ def _parser():
     serve.add_argument("--port", type=int)
     serve.set_defaults(command=cmd_serve)
     show = commands.add_parser("show", help="a pull request's workflows, jobs and failures")
-    show.add_argument("pr", nargs="?", type=int, help="PR number (default: the current branch's)")
+    show.add_argument(
+        "pr", nargs="?", type=pr_number, help="PR number (default: the current branch's)"
+    )
     show.add_argument("--repo", help="owner/name, when the number exists in several repositories")
     show.set_defaults(command=cmd_show)
     return parser
 
 
-def wsgi_app():
-    """create_app() for gunicorn, with a bad setting reported as one line instead of a trace."""
-    try:
-        return create_app()
-    except ConfigError as exc:
-        print(f"prmonitor: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+def pr_number(raw):
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**31:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a pull request number")
+    return int(raw)
 
 
 def _connect(config):

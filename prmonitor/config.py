@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_MODEL = "claude-sonnet-4-5"
 NOTIFY_CHANNELS = ("comment", "slack", "log")
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²", which int() refuses
 
 
 class ConfigError(ValueError):
@@ -22,7 +24,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     host: str = "127.0.0.1"
     port: int = 3000
     app_id: str | None = None
@@ -101,11 +103,21 @@ class _Env:
 
 def _database_url(env):
     url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    scheme = urlsplit(url).scheme.split("+")[0]
-    if scheme not in DATABASE_SCHEMES:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError("DATABASE_URL", "is not a valid URL") from None
+    if parts.scheme not in DATABASE_SCHEMES:
         raise ConfigError(
             "DATABASE_URL", "must start with sqlite:///, postgres:// or postgresql://"
         )
+    if parts.scheme == "sqlite" and (parts.netloc or len(parts.path) < 2):
+        raise ConfigError(
+            "DATABASE_URL", "a SQLite URL is sqlite:///relative/path or sqlite:////abs"
+        )
+    if parts.scheme != "sqlite" and not parts.path.strip("/"):
+        raise ConfigError("DATABASE_URL", "must name the Postgres database")
     return url
 
 
@@ -113,14 +125,14 @@ def _port(env):
     raw = env.get("PORT")
     if raw is None:
         return 3000
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not DIGITS.fullmatch(raw) or not 0 < int(raw) < 65536:
         raise ConfigError("PORT", "must be a number from 1 to 65535")
     return int(raw)
 
 
 def _app_id(env):
     raw = env.get("APP_ID")
-    if raw is not None and not raw.isdigit():
+    if raw is not None and not DIGITS.fullmatch(raw):
         raise ConfigError("APP_ID", "must be the numeric GitHub App id")
     return raw
 

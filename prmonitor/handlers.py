@@ -21,14 +21,17 @@ def on_workflow_run(event):
     row = payloads.parse_run(
         run, repo, payloads.installation_id(payload), payloads.optional_obj(payload, "workflow")
     )
+    models.lock_commit(row["repo_full_name"], row["head_sha"])
     _, pr_id = models.upsert_workflow(row)
-    for hint in payloads.pull_request_hints(run, row["repo_id"]):
-        _remember_hinted_pr(hint, row)
+    hinted = [
+        _remember_hinted_pr(hint, row) for hint in payloads.pull_request_hints(run, row["repo_id"])
+    ]
     if pr_id is None:
-        models.link_commit(row["repo_full_name"], row["head_sha"])
+        models.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
 
 
 def _remember_hinted_pr(hint, run_row):
+    """Record a PR the run named (for its own repository and commit); returns its id."""
     pr_id = models.ensure_pr(
         {
             **hint,
@@ -38,6 +41,7 @@ def _remember_hinted_pr(hint, run_row):
         }
     )
     models.add_pr_head(pr_id, run_row["repo_full_name"], hint["head_sha"])
+    return pr_id
 
 
 @router.register("workflow_job")
@@ -46,6 +50,7 @@ def on_workflow_job(event):
     repo, job = payloads.obj(payload, "repository"), payloads.obj(payload, "workflow_job")
     row = payloads.parse_job(job)
     placeholder = payloads.run_placeholder(row, repo, payloads.installation_id(payload))
+    models.lock_commit(placeholder["repo_full_name"], row["head_sha"])
     workflow_id, pr_id = models.ensure_workflow(placeholder)
     models.upsert_job({**row, "workflow": workflow_id, "pr": pr_id})
     if row["conclusion"] in models.FAILED_CONCLUSIONS:
@@ -61,6 +66,7 @@ def on_pull_request(event):
     row = payloads.parse_pull_request(
         pr, payloads.obj(payload, "repository"), payloads.installation_id(payload)
     )
+    models.lock_commit(row["repo_full_name"], row["head_sha"])
     pr_id = models.upsert_pr(row)
     # Every head the PR has had, even from a late event: runs of that commit belong to it.
     models.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
@@ -75,6 +81,7 @@ def on_installation(event):
     models.upsert_installation({**installation, "state": state})
     if state == "deleted":
         models.deactivate_installation_repositories(installation["installation_id"])
+    if state != "active":
         return
     repos = payloads.parse_repositories(
         payload.get("repositories"), installation["installation_id"]

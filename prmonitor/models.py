@@ -16,7 +16,7 @@ from peewee import (
     fn,
 )
 
-from .db import database
+from .db import database, is_postgres
 
 # Placeholder rows (a job seen before its run) sort before every real state.
 PLACEHOLDER_RANK = -1
@@ -284,9 +284,22 @@ def add_pr_head(pr_id, repo_full_name, head_sha):
     ).on_conflict_ignore().execute()
 
 
-def link_commit(repo_full_name, head_sha):
-    """Attach the runs and jobs of one commit that have no PR yet to the PR whose head it is."""
-    pr_id = (
+def lock_commit(repo_full_name, head_sha):
+    """Serialise, until commit, the transactions that link one commit's runs to its PR.
+
+    Without it, on Postgres a pull_request delivery and a run delivery for the same commit can
+    each miss the row the other is inserting, and the run stays without its PR. SQLite needs
+    nothing: its IMMEDIATE transactions already run one at a time.
+    """
+    if is_postgres():
+        key = f"{repo_full_name}:{head_sha}"
+        database.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+
+def link_commit(repo_full_name, head_sha, pr_id=None):
+    """Attach the runs and jobs of one commit that have no PR yet to the PR whose head it is
+    (`pr_id` when the run itself named it)."""
+    pr_id = pr_id or (
         PrHead.select(PrHead.pr)
         .join(Pr)
         .where((PrHead.repo_full_name == repo_full_name) & (PrHead.head_sha == head_sha))

@@ -84,10 +84,10 @@ def timestamp(data, key):
         raise PayloadError(f"'{key}' must be an ISO 8601 time")
     try:
         parsed = datetime.datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise PayloadError(f"'{key}' must be an ISO 8601 time") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
     return parsed.replace(microsecond=0)
 
 
@@ -120,7 +120,7 @@ def parse_run(run, repo, installation=None, workflow=None):
     updated_at = latest(timestamp(run, "updated_at"), timestamp(run, "created_at"))
     return {
         "run_id": integer(run, "id"),
-        "run_attempt": integer(run, "run_attempt", required=False) or 1,
+        "run_attempt": _int32(run, "run_attempt") or 1,
         "workflow_name": _run_name(run, workflow),
         "status": status,
         "status_rank": status_rank(status),
@@ -201,7 +201,7 @@ def parse_job(job):
     return {
         "job_id": integer(job, "id"),
         "run_id": integer(job, "run_id"),
-        "run_attempt": integer(job, "run_attempt", required=False) or 1,
+        "run_attempt": _int32(job, "run_attempt") or 1,
         "job_name": text(job, "name", LONG),
         "workflow_name": text(job, "workflow_name", LONG),
         "status": status,

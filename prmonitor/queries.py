@@ -28,9 +28,10 @@ def iso(value):
 def resolve_pr(number, repo=None):
     """The PR with this number (in `repo` when given; repository names are case-insensitive)."""
     query = Pr.select().where(Pr.pr_number == number)
-    if repo:
-        query = query.where(fn.LOWER(Pr.repo_full_name) == repo.lower())
     prs = list(query.order_by(Pr.repo_full_name))
+    if repo:
+        exact = [pr for pr in prs if pr.repo_full_name == repo]
+        prs = exact or [pr for pr in prs if pr.repo_full_name.lower() == repo.lower()]
     if not prs:
         where = f" in {repo}" if repo else ""
         raise NotFound(f"pull request #{number}{where} is not tracked")

@@ -2,6 +2,9 @@
 
 from gunicorn.app.base import BaseApplication
 
+# The path without its query string: a dashboard link may carry ?token=API_TOKEN.
+ACCESS_LOG_FORMAT = "%(h)s method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s ms=%(M)s"
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, options):
@@ -13,9 +16,9 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from .cli import wsgi_app
+        from . import create_app
 
-        return wsgi_app()
+        return create_app()
 
 
 def serve(host, port, workers=2):
@@ -28,6 +31,6 @@ def serve(host, port, workers=2):
             "threads": 4,
             "timeout": 30,
             "accesslog": "-",
-            "access_log_format": '%(h)s "%(r)s" status=%(s)s bytes=%(b)s ms=%(M)s',
+            "access_log_format": ACCESS_LOG_FORMAT,
         }
     ).run()

@@ -14,7 +14,7 @@ import uuid
 from urllib.parse import parse_qs
 
 from flask import Blueprint, current_app, jsonify, request
-from peewee import InterfaceError, OperationalError
+from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 
 from . import models
 from .db import database
@@ -59,7 +59,8 @@ def parse_body(body, content_type):
 
 
 def _reply(status, **fields):
-    return jsonify({"ok": 200 <= status < 300, **fields}), status
+    ok = 200 <= status < 300
+    return jsonify({"ok": ok, "success": ok, **fields}), status
 
 
 @bp.post("/api/github/webhooks")
@@ -85,7 +86,7 @@ def receive():
 
 def _header(name):
     value = request.headers.get(name, "")
-    return clean_text(value.strip())[:100]
+    return clean_text(value.strip())[:255]
 
 
 def _handle(event):
@@ -100,6 +101,15 @@ def _handle(event):
         outcome = _process(event)
     except PayloadError as exc:
         return _failed(event, 400, "invalid", str(exc))
+    except (DataError, IntegrityError) as exc:
+        # A value the parsers let through but the database refuses: still the payload's fault.
+        log.warning(
+            "delivery=%s event=%s refused by the database: %s",
+            event.delivery_id,
+            event.name,
+            type(exc).__name__,
+        )
+        return _failed(event, 400, "invalid", "a value in the payload cannot be stored")
     except (OperationalError, InterfaceError) as exc:
         log.warning(
             "delivery=%s event=%s database unavailable: %s", event.delivery_id, event.name, exc

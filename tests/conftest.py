@@ -77,20 +77,25 @@ def client(app):
     return app.test_client()
 
 
+def signed_post(client, event, payload, delivery_id=None, secret=SECRET, headers=None):
+    """Post a delivery the way GitHub does, signed; returns the response."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    sent = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(body, secret),
+        "Content-Type": "application/json",
+        **(headers or {}),
+    }
+    return client.post("/api/github/webhooks", data=body, headers=sent)
+
+
 @pytest.fixture
 def deliver(client):
-    """Post a signed delivery the way GitHub does; returns the response."""
+    """signed_post() to the test app."""
 
-    def post(event, payload, delivery_id=None, secret=SECRET, headers=None):
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        sent = {
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign(body, secret),
-            "Content-Type": "application/json",
-            **(headers or {}),
-        }
-        return client.post("/api/github/webhooks", data=body, headers=sent)
+    def post(event, payload, **options):
+        return signed_post(client, event, payload, **options)
 
     return post
 

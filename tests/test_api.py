@@ -199,6 +199,9 @@ def test_repo_routes_and_disambiguation(client, deliver, pr17):
         ("/api/prs/17/workflows?repo=a/b/c", 400),
         ("/api/workflows/x/jobs", 400),
         ("/api/workflows/99999999999999999999999/jobs", 400),
+        ("/api/prs/%C2%B2/workflows", 400),
+        ("/api/workflows/%C2%B9/jobs", 400),
+        ("/api/repos/acme/widgets/prs/%D9%A1/failed-jobs", 400),
         ("/api/prs/404/workflows", 404),
         ("/api/prs/17/workflows?repo=nobody/here", 404),
         ("/api/workflows/424242/jobs", 404),
@@ -233,8 +236,11 @@ def test_api_token_guards_api_and_dashboard_but_not_webhooks(database_url, deliv
     assert client.get("/").status_code == 401
     assert client.get("/api/prs", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/api/prs", headers={"Authorization": "Bearer t0ken"}).status_code == 200
-    assert client.get("/?token=t0ken").status_code == 200
-    assert client.get("/").status_code == 200  # the cookie set by ?token= keeps working
+    opened = client.get("/?token=t0ken&x=1")
+    # The token moves into a cookie and out of the address (and so out of logs and Referers).
+    assert (opened.status_code, opened.headers["Location"]) == (302, "/?x=1")
+    assert "prmonitor_token=t0ken" in opened.headers["Set-Cookie"]
+    assert client.get("/").status_code == 200  # the cookie keeps working
     assert client.get("/healthz").status_code == 200
     webhook = client.post("/api/github/webhooks", data=b"{}")
     assert webhook.status_code == 401  # refused for its signature, not for the token

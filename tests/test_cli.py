@@ -54,6 +54,15 @@ def test_unreachable_database_is_one_line_and_exit_1(tmp_path):
 def test_usage_error_is_exit_2(tmp_path):
     assert run_cli("frobnicate", cwd=tmp_path).returncode == 2
     assert run_cli(cwd=tmp_path).returncode == 2
+    assert run_cli("show", "99999999999999999999", cwd=tmp_path).returncode == 2
+    assert run_cli("show", "\u00b2", cwd=tmp_path).returncode == 2
+
+
+def test_show_on_an_unmigrated_database_is_one_line(tmp_path):
+    result = run_cli("show", "1", cwd=tmp_path, env={"DATABASE_URL": ""})
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "prmonitor migrate" in result.stderr
 
 
 @pytest.fixture

@@ -83,3 +83,25 @@ def test_interleaved_events_of_many_jobs_converge(app, database):
         ("completed", "failure", run.pr_id)
     }
     assert run.pr_id is not None
+
+
+def test_a_pr_and_its_fork_run_arriving_together_are_linked(app, database):
+    """A pull_request delivery and a run delivery for the same commit, at the same moment: each
+    transaction may miss the other's new row unless they are serialised (Postgres)."""
+    for n in range(1, 21):
+        sha = f"{n:040x}"
+        pr = pr_event("opened", number=100 + n, head={"sha": sha, "ref": f"fork-{n}"})
+        run = run_event("completed", id=5000 + n, head_sha=sha, pull_requests=[])
+        job = job_event("completed", id=6000 + n, run_id=7000 + n, head_sha=sha)
+        results = post_all(
+            app,
+            [
+                ("pull_request", pr, f"pr-{n}"),
+                ("workflow_run", run, f"r-{n}"),
+                ("workflow_job", job, f"j-{n}"),
+            ],
+            threads=3,
+        )
+        assert [status for status, _ in results] == [200, 200, 200]
+    unlinked = Workflow.select().where(Workflow.pr.is_null()).count()
+    assert (unlinked, WorkflowJob.select().where(WorkflowJob.pr.is_null()).count()) == (0, 0)

@@ -64,6 +64,12 @@ def test_secrets_and_urls():
     [
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite://data/pr.db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite+pool:///x.db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://u@h:notaport/db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://u@h:5432/"}, "DATABASE_URL"),
+        ({"PORT": "\u00b2"}, "PORT"),
+        ({"APP_ID": "\u0661", "PRIVATE_KEY": "x"}, "APP_ID"),
         ({"PORT": "http"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"CHECK_INTERVAL": "soon"}, "CHECK_INTERVAL"),
@@ -97,8 +103,9 @@ def test_secret_values_never_appear_in_errors_or_repr():
             "API_TOKEN": "tok-123",
             "GITHUB_TOKEN": "ghp_abc",
             "ANTHROPIC_API_KEY": "sk-ant-x",
+            "DATABASE_URL": "postgres://app:pg-pass@db:5432/prod",
         }
     )
     shown = repr(config)
-    for value in ("hunter2", "tok-123", "ghp_abc", "sk-ant-x"):
+    for value in ("hunter2", "tok-123", "ghp_abc", "sk-ant-x", "pg-pass"):
         assert value not in shown

@@ -27,3 +27,15 @@ def test_unknown_or_malformed_pr_pages_are_404(client):
     assert client.get("/prs/acme/widgets/17").status_code == 404
     assert client.get("/prs/acme/widgets/x").status_code == 404
     assert client.get("/prs/a%20b/c/1").status_code == 404
+    assert client.get("/prs/acme/widgets/%C2%B2").status_code == 404
+    assert client.get("/prs/%C2%B2").status_code == 404
+
+
+def test_a_number_in_two_repositories_lists_both(client, deliver):
+    deliver("pull_request", pr_event("opened"))
+    deliver("pull_request", pr_event("opened", repo="other/place"))
+    response = client.get("/prs/17")
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert 'href="/prs/acme/widgets/17"' in html and 'href="/prs/other/place/17"' in html
+    assert client.get("/prs/Other/Place/17").status_code == 200  # names are case-insensitive

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from prmonitor.models import Pr, PrHead, Workflow, WorkflowJob
 
 from .events import HANDLED_EVENTS as HANDLED
-from .events import fixture, job_event, pr_event, run_event
+from .events import job_event, pr_event, run_event
 
 SEEDS = {
     "workflow_run": run_event("completed"),
@@ -124,13 +124,29 @@ def test_arbitrary_json_never_500(deliver, database, event, document):
 
 
 def test_every_integer_edge_is_refused_or_stored(deliver, database):
-    for value in (-1, 0, 2**31, 2**63 - 1, 2**63, 2**64, 10**30, 1.5, True, "7"):
-        payload = fixture("workflow_job.completed")
-        payload["workflow_job"]["id"] = value
+    fields = {
+        "workflow_job": ("id", "run_id", "run_attempt"),
+        "workflow_run": ("id", "run_number", "run_attempt"),
+        "pull_request": ("number",),
+    }
+    for event, names in fields.items():
+        for name in names:
+            for value in (-1, 0, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 10**30, 1.5, True, "7"):
+                payload = mutate(SEEDS[event], (event, name), "replace", value)
+                check(deliver, event, json.dumps(payload).encode())
+
+
+def test_timestamps_out_of_range_are_refused(deliver, database):
+    for value in (
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "2026-02-30T00:00:00Z",
+        "",
+        "T",
+        "2026-11-20T10:00:00Z\x00",
+    ):
+        payload = mutate(SEEDS["workflow_job"], ("workflow_job", "started_at"), "replace", value)
         check(deliver, "workflow_job", json.dumps(payload).encode())
-        payload = fixture("workflow_run.completed")
-        payload["workflow_run"]["run_number"] = value
-        check(deliver, "workflow_run", json.dumps(payload).encode())
 
 
 def test_unicode_and_nul_in_text_are_stored_cleanly(deliver, database):
@@ -140,7 +156,7 @@ def test_unicode_and_nul_in_text_are_stored_cleanly(deliver, database):
     assert "\x00" not in job.job_name and "\U0001f600" in job.job_name
 
 
-NASTY = ["\x00", "a\ud800b", "x" * 70000, 2**63, -1, {}]
+NASTY = ["\x00", "a\ud800b", "x" * 70000, 2**31, 2**63, -1, {}, "9999-12-31T23:59:59-01:00"]
 
 
 def test_every_field_of_every_payload_with_each_nasty_value(deliver, database):

@@ -12,7 +12,7 @@ from playhouse.schema_diff import diff_models
 from prmonitor import create_app, db
 from prmonitor.models import MODELS, Pr, Workflow, WorkflowJob
 
-from .conftest import make_config
+from .conftest import make_config, signed_post
 from .events import job_event, pr_event, run_event, steps
 
 # Copied verbatim from the seed document ("Manual Database Queries").
@@ -66,6 +66,7 @@ def test_migrated_schema_matches_the_models(bare_db):
 def _seed_era_rows(database):
     """Rows as the original monitor wrote them, before 0002 existed."""
     created = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    done = datetime.datetime(2026, 1, 2, 3, 9, 0)
     database.execute_sql(
         "INSERT INTO prs (pr_number, created_at) VALUES (4492, %s)".replace("%s", database.param),
         (created,),
@@ -73,8 +74,8 @@ def _seed_era_rows(database):
     pr_id = database.execute_sql("SELECT id FROM prs").fetchone()[0]
     database.execute_sql(
         "INSERT INTO workflows (pr_id, run_id, workflow_name, status, conclusion, head_sha, "
-        "html_url, run_number, run_attempt, created_at, failure_details) VALUES "
-        f"({', '.join([database.param] * 11)})",
+        "html_url, run_number, run_attempt, created_at, completed_at, failure_details) VALUES "
+        f"({', '.join([database.param] * 12)})",
         (
             pr_id,
             8001,
@@ -86,6 +87,7 @@ def _seed_era_rows(database):
             42,
             1,
             created,
+            done,
             None,
         ),
     )
@@ -130,6 +132,38 @@ def test_upgrade_from_0001_keeps_every_row(bare_db):
     workflow = Workflow.get()
     assert (workflow.pr.pr_number, workflow.run_attempt, workflow.repo_full_name) == (4492, 1, "")
     assert WorkflowJob.select().where(WorkflowJob.conclusion == "failure").count() == 1
+    # Upgraded rows are as far along as their status says: nothing late can move them back.
+    assert (workflow.status_rank, workflow.updated_at) == (3, workflow.completed_at)
+    assert {job.status_rank for job in WorkflowJob.select()} == {3}
+
+
+def test_upgrade_normalises_the_original_monitors_text_times(database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("Postgres columns are typed; only SQLite keeps the text as written")
+    app = create_app(make_config(database_url))
+    database = db.database.obj
+    with database.connection_context():
+        Runner(database, str(db.migrations_dir())).up(target="0001_initial")
+        _seed_era_rows(database)
+        database.execute_sql(
+            "UPDATE workflows SET created_at = '2026-11-20T10:00:00Z', "
+            "started_at = '2026-11-20T12:00:05+02:00', completed_at = '2026-11-20T10:06:40.123Z'"
+        )
+        db.migrate(database)
+        stored = database.execute_sql(
+            "SELECT created_at, started_at, completed_at, updated_at FROM workflows"
+        ).fetchone()
+    assert stored == (
+        "2026-11-20 10:00:00",
+        "2026-11-20 10:00:05",
+        "2026-11-20 10:06:40",
+        "2026-11-20 10:06:40",
+    )
+    # A late in-progress event for the upgraded run does not move it back.
+    late = run_event("in_progress", id=8001, updated_at="2026-11-20T10:01:00Z")
+    assert signed_post(app.test_client(), "workflow_run", late).status_code == 200
+    with database.connection_context():
+        assert Workflow.get(Workflow.run_id == 8001).status == "completed"
 
 
 def test_upgraded_seed_data_is_served_by_the_api(database_url):

@@ -4,6 +4,7 @@ job finds its pull request by head SHA whatever arrives first."""
 import itertools
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -83,13 +84,27 @@ every_event = (
 )
 
 
+def without_hints(event):
+    """The same delivery as GitHub sends it for a PR from a fork: no pull_requests on the run."""
+    name, payload = event
+    if name == "workflow_run":
+        payload = {**payload, "workflow_run": {**payload["workflow_run"], "pull_requests": []}}
+    return name, payload
+
+
+fork_events = [without_hints(event) for event in every_event]
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.permutations(every_event), st.lists(st.sampled_from(every_event), max_size=4))
-def test_any_order_with_duplicates_gives_the_same_rows(deliver, database, order, extra):
+@given(st.data())
+@pytest.mark.parametrize("events", [every_event, fork_events], ids=["hinted", "fork"])
+def test_any_order_with_duplicates_gives_the_same_rows(deliver, database, events, data):
+    order = data.draw(st.permutations(events))
+    extra = data.draw(st.lists(st.sampled_from(events), max_size=4))
     clear()
-    deliver_all(deliver, every_event)
+    deliver_all(deliver, events)
     expected = final_rows()
     clear()
     deliver_all(deliver, [*order, *extra])

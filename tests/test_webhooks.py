@@ -158,13 +158,21 @@ def test_invalid_delivery_leaves_no_rows_and_can_be_redelivered(deliver, databas
     assert Delivery.get(Delivery.delivery_id == "d-fix").attempts == 2
 
 
-def test_a_half_handled_delivery_rolls_back_entirely(deliver, database):
-    # The job's run placeholder is written before the job row fails validation at the
-    # database boundary: neither may remain.
-    bad = job_event("completed")
-    bad["workflow_job"]["steps"] = [{"name": "x", "started_at": "yesterday"}]
-    assert deliver("workflow_job", bad).status_code == 400
+def test_a_half_handled_delivery_rolls_back_entirely(deliver, database, monkeypatch):
+    """The database refuses the last write of a delivery: none of its earlier writes remain."""
+    from peewee import DataError
+
+    from prmonitor import models
+
+    def refuse(workflow_id):
+        assert Workflow.select().count() == 1 and WorkflowJob.select().count() == 1
+        raise DataError("value too long")
+
+    monkeypatch.setattr(models, "refresh_failure_details", refuse)
+    response = deliver("workflow_job", job_event("completed"), delivery_id="d-half")
+    assert response.status_code == 400
     assert counts()[:2] == (0, 0)
+    assert Delivery.get(Delivery.delivery_id == "d-half").outcome == "invalid"
 
 
 @pytest.mark.parametrize("event,path", octokit_webhooks(), ids=lambda v: getattr(v, "name", v))
