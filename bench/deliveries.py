@@ -3,8 +3,9 @@
 For each workflow run: workflow_run requested, in_progress and completed, and for each of its jobs
 workflow_job queued, in_progress and completed; a pull_request opened for every few runs (the
 runs of one push), half of them named in the runs' `pull_requests` hint and half not, as for PRs
-from forks. Runs overlap for minutes, so deliveries of many runs interleave, and a random delivery
-delay reorders events close in time, as GitHub's queueing does. Bodies are built from
+from forks. Runs overlap for minutes, so deliveries of many runs interleave; a random delivery
+delay reorders events close in time, and a few deliveries arrive late, after later events of the
+same run or job, since GitHub does not promise any order. Bodies are built from
 tests/fixtures/*.json and each is signed into a complete HTTP request before anything is timed.
 """
 
@@ -25,6 +26,8 @@ REPOS = ("acme/widgets", "acme/gadgets", "acme/gizmos")
 WORKFLOWS = ("CI", "Lint", "Docs", "Build", "Release", "Deploy")
 PUSH_INTERVAL = 6.0  # simulated seconds between pushes; runs last minutes, so many overlap
 MEAN_DELIVERY_DELAY = 0.5  # seconds of GitHub-side queueing, which reorders close events
+LATE_RATE = 0.02  # deliveries held up for LATE_DELAY seconds, arriving after later events
+LATE_DELAY = (5, 60)
 FAILURE_RATE = 0.1
 
 
@@ -218,23 +221,26 @@ def build_deliveries(secret, runs, jobs_per_run=4, runs_per_pr=4, seed=1):
     """Every delivery of the plan in sending order, each body signed into a ready request."""
     rng = random.Random(seed)
     planned = Planner(jobs_per_run, rng).plan(runs, runs_per_pr)
-    timed = [
-        (at + rng.expovariate(1 / MEAN_DELIVERY_DELAY), n, e, p)
-        for n, (at, e, p) in enumerate(planned)
-    ]
+    timed = [(at + _delay(rng), n, e, p) for n, (at, e, p) in enumerate(planned)]
     timed.sort(key=lambda item: (item[0], item[1]))
-    return [_delivery(event, payload, secret) for _, _, event, payload in timed]
+    return [_delivery(event, payload, secret, rng) for _, _, event, payload in timed]
+
+
+def _delay(rng):
+    late = rng.uniform(*LATE_DELAY) if rng.random() < LATE_RATE else 0
+    return late + rng.expovariate(1 / MEAN_DELIVERY_DELAY)
 
 
 def ping_deliveries(secret, count):
     """Pings, for warming a server up: handled and recorded like any delivery, but small."""
     ping = {"zen": "Keep it logically awesome.", "hook_id": 400000001}
-    return [_delivery("ping", ping, secret) for _ in range(count)]
+    rng = random.Random(count)
+    return [_delivery("ping", ping, secret, rng) for _ in range(count)]
 
 
-def _delivery(event, payload, secret):
+def _delivery(event, payload, secret, rng):
     body = json.dumps(payload).encode()
-    delivery_id = str(uuid.uuid4())
+    delivery_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     headers = [
         "POST /api/github/webhooks HTTP/1.1",
         "Host: 127.0.0.1",

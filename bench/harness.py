@@ -169,14 +169,18 @@ def wait_healthy(process, port, log_path, timeout=30):
     probe = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{_tail(log_path)}")
         try:
             if Connection(port, timeout=2).exchange(probe)[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not answer /healthz in {timeout}s; see {log_path}")
+    raise RuntimeError(f"gunicorn did not answer /healthz in {timeout}s:\n{_tail(log_path)}")
+
+
+def _tail(path, lines=20):
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
 
 
 def stop(process, timeout=15):

@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -28,7 +29,7 @@ import harness
 from deliveries import build_deliveries, ping_deliveries
 
 SECRET = "bench-" + uuid.uuid4().hex
-APP_TARGET = "prmonitor.cli:wsgi_app()"
+APP_TARGET = "app:app"  # the thin module at the repository root, as in the Procfile
 BARE_TARGET = "bench.bare_app:app"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgres", "bare")
@@ -137,9 +138,9 @@ def bench_round(backend, requests, args, worker_class, workdir):
     with database as url:
         env = app_env(url)
         harness.migrate(env)
-        result = measure(args.app_target, env, requests, args, worker_class, log_path)
-        result.rows = harness.count_rows(url, ROW_QUERIES)
-    return result
+        measured = measure(args.app_target, env, requests, args, worker_class, log_path)
+        measured.rows = harness.count_rows(url, ROW_QUERIES)
+    return measured
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -222,7 +223,17 @@ def parse_args(argv=None):
     return args
 
 
+def revision():
+    """The checkout being measured, as `git describe --always --dirty` (read-only)."""
+    command = ["git", "-C", str(harness.ROOT), "describe", "--always", "--dirty"]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
 def describe(deliveries, args):
+    print(f"prmonitor {revision() or '(unknown revision)'}, {args.app_target}")
     kinds = Counter(d.event for d in deliveries)
     sizes = sorted(len(d.request) for d in deliveries)
     print(
@@ -230,6 +241,9 @@ def describe(deliveries, args):
         f"median request {sizes[len(sizes) // 2]} bytes; {args.concurrency} connections, "
         f"{args.workers} workers, {args.repeat} rounds, {os.cpu_count()} CPUs"
     )
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.1f} before starting; other work skews the numbers")
 
 
 def run_all(requests, args, workdir):
