@@ -35,10 +35,14 @@ class Router:
 
     def dispatch(self, event):
         """Run every handler for the event; returns how many ran (0: nothing to do)."""
-        handlers = [
-            *self._handlers.get((event.name, None), []),
-            *self._handlers.get((event.name, event.action), []),
-        ]
+        handlers = self.handlers_for(event)
         for handler in handlers:
             handler(event)
         return len(handlers)
+
+    def handlers_for(self, event):
+        """The handlers for any action of the event, then those for its action."""
+        handlers = list(self._handlers.get((event.name, None), []))
+        if event.action is not None:
+            handlers.extend(self._handlers.get((event.name, event.action), []))
+        return handlers
