@@ -2,7 +2,8 @@
 
 import logging
 
-from . import models, payloads
+from . import payloads, store
+from .models import FAILED_CONCLUSIONS
 from .routing import Router
 
 log = logging.getLogger(__name__)
@@ -21,18 +22,18 @@ def on_workflow_run(event):
     row = payloads.parse_run(
         run, repo, payloads.installation_id(payload), payloads.optional_obj(payload, "workflow")
     )
-    models.lock_commit(row["repo_full_name"], row["head_sha"])
-    _, pr_id = models.upsert_workflow(row)
-    hinted = [
-        _remember_hinted_pr(hint, row) for hint in payloads.pull_request_hints(run, row["repo_id"])
-    ]
-    if pr_id is None:
-        models.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
+    store.lock_commit(row["repo_full_name"], row["head_sha"])
+    _, pr_id = store.upsert_workflow(row)
+    if pr_id is not None:
+        return
+    hints = payloads.pull_request_hints(run, row["repo_id"])
+    hinted = [_remember_hinted_pr(hint, row) for hint in hints]
+    store.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
 
 
 def _remember_hinted_pr(hint, run_row):
     """Record a PR the run named (for its own repository and commit); returns its id."""
-    pr_id = models.ensure_pr(
+    pr_id = store.ensure_pr(
         {
             **hint,
             "repo_full_name": run_row["repo_full_name"],
@@ -40,7 +41,7 @@ def _remember_hinted_pr(hint, run_row):
             "installation_id": run_row["installation_id"],
         }
     )
-    models.add_pr_head(pr_id, run_row["repo_full_name"], hint["head_sha"])
+    store.add_pr_head(pr_id, run_row["repo_full_name"], hint["head_sha"])
     return pr_id
 
 
@@ -50,13 +51,17 @@ def on_workflow_job(event):
     repo, job = payloads.obj(payload, "repository"), payloads.obj(payload, "workflow_job")
     row = payloads.parse_job(job)
     placeholder = payloads.run_placeholder(row, repo, payloads.installation_id(payload))
-    models.lock_commit(placeholder["repo_full_name"], row["head_sha"])
-    workflow_id, pr_id = models.ensure_workflow(placeholder)
-    models.upsert_job({**row, "workflow": workflow_id, "pr": pr_id})
-    if row["conclusion"] in models.FAILED_CONCLUSIONS:
-        models.refresh_failure_details(workflow_id)
+    found = store.workflow_state(row["run_id"], row["run_attempt"])
+    if found is None or found[1] is None:
+        # This delivery may create a run or link one to its PR: lock before writing (a job of
+        # a run already linked writes nothing another delivery could wait on).
+        store.lock_commit(placeholder["repo_full_name"], row["head_sha"])
+    workflow_id, pr_id = store.ensure_workflow(placeholder, found)
+    store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
+    if row["conclusion"] in FAILED_CONCLUSIONS:
+        store.refresh_failure_details(workflow_id)
     if pr_id is None:
-        models.link_commit(placeholder["repo_full_name"], row["head_sha"])
+        store.link_commit(placeholder["repo_full_name"], row["head_sha"])
 
 
 @router.register("pull_request")
@@ -66,11 +71,11 @@ def on_pull_request(event):
     row = payloads.parse_pull_request(
         pr, payloads.obj(payload, "repository"), payloads.installation_id(payload)
     )
-    models.lock_commit(row["repo_full_name"], row["head_sha"])
-    pr_id = models.upsert_pr(row)
+    store.lock_commit(row["repo_full_name"], row["head_sha"])
+    pr_id = store.upsert_pr(row)
     # Every head the PR has had, even from a late event: runs of that commit belong to it.
-    models.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
-    models.link_commit(row["repo_full_name"], row["head_sha"])
+    store.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
+    store.link_commit(row["repo_full_name"], row["head_sha"])
 
 
 @router.register("installation")
@@ -78,15 +83,15 @@ def on_installation(event):
     payload = event.payload
     installation = payloads.parse_installation(payloads.obj(payload, "installation"))
     state = _INSTALLATION_STATES.get(event.action, "active")
-    models.upsert_installation({**installation, "state": state})
+    store.upsert_installation({**installation, "state": state})
     if state == "deleted":
-        models.deactivate_installation_repositories(installation["installation_id"])
+        store.deactivate_installation_repositories(installation["installation_id"])
     if state != "active":
         return
     repos = payloads.parse_repositories(
         payload.get("repositories"), installation["installation_id"]
     )
-    models.set_repositories(repos, active=True)
+    store.set_repositories(repos, active=True)
 
 
 _INSTALLATION_STATES = {"deleted": "deleted", "suspend": "suspended"}
@@ -96,9 +101,9 @@ _INSTALLATION_STATES = {"deleted": "deleted", "suspend": "suspended"}
 def on_installation_repositories(event):
     payload = event.payload
     installation = payloads.parse_installation(payloads.obj(payload, "installation"))
-    models.upsert_installation({**installation, "state": "active"})
+    store.upsert_installation({**installation, "state": "active"})
     installation_id = installation["installation_id"]
     added = payloads.parse_repositories(payload.get("repositories_added"), installation_id)
     removed = payloads.parse_repositories(payload.get("repositories_removed"), installation_id)
-    models.set_repositories(added, active=True)
-    models.set_repositories(removed, active=False)
+    store.set_repositories(added, active=True)
+    store.set_repositories(removed, active=False)

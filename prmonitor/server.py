@@ -27,8 +27,7 @@ def serve(host, port, workers=2):
         {
             "bind": f"{host}:{port}",
             "workers": workers,
-            "worker_class": "gthread",
-            "threads": 4,
+            "worker_class": "sync",
             "timeout": 30,
             "accesslog": "-",
             "access_log_format": ACCESS_LOG_FORMAT,

@@ -16,8 +16,7 @@ from urllib.parse import parse_qs
 from flask import Blueprint, current_app, jsonify, request
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 
-from . import models
-from .db import database
+from . import db, store
 from .handlers import router
 from .payloads import PayloadError, clean_text
 from .routing import Event
@@ -91,10 +90,8 @@ def _header(name):
 
 def _handle(event):
     if not router.handles(event.name):
-        with database.atomic():
-            fresh = models.claim_delivery(event.delivery_id, event.name, event.action)
-            if fresh:
-                models.finish_delivery(event.delivery_id, "ignored")
+        with db.writing():
+            store.claim_delivery(event.delivery_id, event.name, event.action, "ignored")
         log.info("delivery=%s event=%s outcome=ignored", event.delivery_id, event.name)
         return _reply(202, delivery=event.delivery_id, outcome="ignored")
     try:
@@ -130,23 +127,28 @@ def _process(event, attempts=3):
     for attempt in range(1, attempts + 1):
         try:
             return _process_once(event)
-        except OperationalError:
+        except OperationalError as exc:
             if attempt == attempts:
                 raise
-            log.info(
-                "delivery=%s retry=%d after a transient database error", event.delivery_id, attempt
-            )
+            log.info("delivery=%s retry=%d reason=%r", event.delivery_id, attempt, _first_line(exc))
             time.sleep(0.05 * attempt)
 
 
+def _first_line(exc):
+    """What the database said (a deadlock, a busy lock), without the statement's values."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 def _process_once(event):
-    """Claim and handle the delivery in one transaction: all of its rows, or none of them."""
-    with database.atomic():
-        if not models.claim_delivery(event.delivery_id, event.name, event.action):
+    """Claim and handle the delivery in one transaction: all of its rows, or none of them.
+
+    The claim is written with its final outcome: inside the transaction nobody else can see it,
+    and a rollback takes it away with everything else."""
+    outcome = "processed" if router.handlers_for(event) else "ignored"
+    with db.writing():
+        if not store.claim_delivery(event.delivery_id, event.name, event.action, outcome):
             return "duplicate"
-        handled = router.dispatch(event)
-        outcome = "processed" if handled else "ignored"
-        models.finish_delivery(event.delivery_id, outcome)
+        router.dispatch(event)
     return outcome
 
 
@@ -155,8 +157,8 @@ def _failed(event, status, outcome, error):
         "delivery=%s event=%s outcome=%s error=%s", event.delivery_id, event.name, outcome, error
     )
     try:
-        with database.atomic():
-            models.record_failed_delivery(
+        with db.writing():
+            store.record_failed_delivery(
                 event.delivery_id, event.name, event.action, outcome, error
             )
     except (OperationalError, InterfaceError):

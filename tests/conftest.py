@@ -52,9 +52,7 @@ class postgres_schema:
         return f"{self.base}{sep}options={quote(f'-csearch_path={self.schema}')}"
 
     def __exit__(self, *exc):
-        closer = getattr(db.database.obj, "close_all", None)
-        if closer:
-            closer()
+        db.database.obj.close_all()
         self._admin(f"DROP SCHEMA {self.schema} CASCADE")
 
 
@@ -70,6 +68,7 @@ def app(database_url):
     yield app
     if not database.is_closed():
         database.close()
+    database.close_all()  # the pool's idle connections
 
 
 @pytest.fixture

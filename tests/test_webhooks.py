@@ -162,13 +162,13 @@ def test_a_half_handled_delivery_rolls_back_entirely(deliver, database, monkeypa
     """The database refuses the last write of a delivery: none of its earlier writes remain."""
     from peewee import DataError
 
-    from prmonitor import models
+    from prmonitor import store
 
     def refuse(workflow_id):
         assert Workflow.select().count() == 1 and WorkflowJob.select().count() == 1
         raise DataError("value too long")
 
-    monkeypatch.setattr(models, "refresh_failure_details", refuse)
+    monkeypatch.setattr(store, "refresh_failure_details", refuse)
     response = deliver("workflow_job", job_event("completed"), delivery_id="d-half")
     assert response.status_code == 400
     assert counts()[:2] == (0, 0)

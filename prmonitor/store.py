@@ -1,0 +1,270 @@
+"""Writes: the guarded upserts of every delivery. A row only moves forward, whatever order
+events arrive in; the statements every delivery makes are rendered once and cached."""
+
+import json
+
+from peewee import EXCLUDED, SqliteDatabase
+
+from .db import database, is_postgres
+from .models import (
+    FAILED_CONCLUSIONS,
+    PLACEHOLDER_RANK,
+    Delivery,
+    Installation,
+    Pr,
+    PrHead,
+    Repository,
+    Workflow,
+    WorkflowJob,
+    utcnow,
+)
+
+# -- cached statements -------------------------------------------------------------------------
+# Rendering a query with peewee costs about 0.2 ms, more than running it: the statements every
+# delivery makes are plain SQL, rendered once per column set and backend. ON CONFLICT ... DO
+# UPDATE ... WHERE and RETURNING read the same on SQLite (>= 3.35) and Postgres.
+
+_rendered = {}
+
+
+def _execute(key, render, values):
+    """Run the statement `render(param)` made for `key`, rendering it only the first time."""
+    param = database.param
+    sql = _rendered.get((key, param))
+    if sql is None:
+        sql = _rendered[(key, param)] = render(param)
+    if isinstance(database.obj, SqliteDatabase):
+        # The one stored time format (SQLite compares times as text): see models.utcnow.
+        values = [v.strftime("%Y-%m-%d %H:%M:%S") if hasattr(v, "strftime") else v for v in values]
+    return database.execute_sql(sql, values)
+
+
+def _upsert_sql(table, columns, conflict, updates, where, returning=""):
+    def render(param):
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join([param] * len(columns))}) "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(updates)} WHERE {where}"
+            f"{returning}"
+        )
+
+    return render
+
+
+def _advances(table):
+    """The ON CONFLICT guard: the incoming row is further along, or as far along but later."""
+    return (
+        f"(EXCLUDED.status_rank > {table}.status_rank OR (EXCLUDED.status_rank = "
+        f"{table}.status_rank AND EXCLUDED.updated_at > {table}.updated_at))"
+    )
+
+
+# -- runs and jobs ---------------------------------------------------------------------------
+
+
+def upsert_workflow(row):
+    """Insert or advance one run attempt; returns (id, pr_id) of the stored row."""
+    columns = tuple(row)
+    render = _upsert_sql(
+        "workflows",
+        columns,
+        "run_id, run_attempt",
+        [f"{c} = EXCLUDED.{c}" for c in columns],
+        _advances("workflows"),
+        returning=" RETURNING id, pr_id",
+    )
+    written = _execute(("workflow", columns), render, list(row.values())).fetchone()
+    if written is not None:
+        return tuple(written)
+    workflow_id, pr_id, _, _ = workflow_state(row["run_id"], row["run_attempt"])
+    return workflow_id, pr_id
+
+
+def ensure_workflow(placeholder, found):
+    """The run attempt a job belongs to (`found`: its workflow_state, or None), created as a
+    placeholder when the job came first.
+
+    Until the run's own event arrives, the placeholder is queued, or in progress once any of
+    its jobs is: whichever job event comes first, the placeholder ends the same."""
+    if found is None:
+        Workflow.insert(**placeholder).on_conflict_ignore().execute()
+        found = workflow_state(placeholder["run_id"], placeholder["run_attempt"])
+    workflow_id, pr_id, rank, status = found
+    if rank == PLACEHOLDER_RANK and placeholder["status"] == "in_progress" != status:
+        Workflow.update(status="in_progress").where(
+            (Workflow.id == workflow_id) & (Workflow.status_rank == PLACEHOLDER_RANK)
+        ).execute()
+    return workflow_id, pr_id
+
+
+def workflow_state(run_id, run_attempt):
+    """(id, pr_id, status_rank, status) of one run attempt, or None."""
+
+    def render(param):
+        return (
+            "SELECT id, pr_id, status_rank, status FROM workflows "
+            f"WHERE run_id = {param} AND run_attempt = {param}"
+        )
+
+    return _execute("workflow_state", render, [run_id, run_attempt]).fetchone()
+
+
+def upsert_job(row):
+    """Insert or advance one job (a row with workflow_id and pr_id); a stored pr_id is never
+    cleared. Returns True when written."""
+    columns = tuple(row)
+    updates = [f"{c} = EXCLUDED.{c}" for c in columns if c != "pr_id"]
+    updates.append("pr_id = COALESCE(EXCLUDED.pr_id, workflow_jobs.pr_id)")
+    render = _upsert_sql("workflow_jobs", columns, "job_id", updates, _advances("workflow_jobs"))
+    return _execute(("job", columns), render, list(row.values())).rowcount > 0
+
+
+def refresh_failure_details(workflow_id):
+    """workflows.failure_details: this attempt's failed jobs and their failed steps, as JSON."""
+    failed = (
+        WorkflowJob.select(WorkflowJob.job_name, WorkflowJob.failed_steps)
+        .where(
+            (WorkflowJob.workflow == workflow_id) & WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)
+        )
+        .order_by(WorkflowJob.job_name)
+        .tuples()
+    )
+    details = [{"job": name, "failed_steps": json.loads(steps or "[]")} for name, steps in failed]
+    Workflow.update(failure_details=json.dumps(details) if details else None).where(
+        Workflow.id == workflow_id
+    ).execute()
+
+
+def upsert_pr(row):
+    """Insert or update a pull request unless the stored one is newer; returns its id."""
+    fields = [Pr._meta.fields[name] for name in row]
+    (
+        Pr.insert(**row)
+        .on_conflict(
+            conflict_target=[Pr.pr_number, Pr.repo_full_name],
+            preserve=fields,
+            where=(Pr.updated_at.is_null() | (EXCLUDED.updated_at >= Pr.updated_at)),
+        )
+        .as_rowcount()
+        .execute()
+    )
+    return pr_id_for(row["repo_full_name"], row["pr_number"])
+
+
+def ensure_pr(row):
+    """A pull request known only from a run's pull_requests hint: create it if it is new."""
+    Pr.insert(**row).on_conflict_ignore().execute()
+    return pr_id_for(row["repo_full_name"], row["pr_number"])
+
+
+def pr_id_for(repo_full_name, pr_number):
+    return (
+        Pr.select(Pr.id)
+        .where((Pr.repo_full_name == repo_full_name) & (Pr.pr_number == pr_number))
+        .scalar()
+    )
+
+
+def add_pr_head(pr_id, repo_full_name, head_sha):
+    PrHead.insert(
+        pr=pr_id, repo_full_name=repo_full_name, head_sha=head_sha
+    ).on_conflict_ignore().execute()
+
+
+def lock_commit(repo_full_name, head_sha):
+    """Serialise, until commit, the transactions that may link one commit's runs to a PR.
+
+    On Postgres a pull_request delivery and a run delivery for the same commit, in concurrent
+    transactions, could each miss the row the other is inserting, and the run would stay
+    without its PR. Taken before the transaction's first write, the lock also keeps such
+    transactions from deadlocking on each other's rows. SQLite needs nothing: its IMMEDIATE
+    transactions already run one at a time.
+    """
+    if is_postgres():
+        key = f"{repo_full_name}:{head_sha}"
+        database.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+
+def link_commit(repo_full_name, head_sha, pr_id=None):
+    """Attach the runs and jobs of one commit that have no PR yet to the PR whose head it is
+    (`pr_id` when the run itself named it). Call lock_commit first."""
+    pr_id = pr_id or (
+        PrHead.select(PrHead.pr)
+        .join(Pr)
+        .where((PrHead.repo_full_name == repo_full_name) & (PrHead.head_sha == head_sha))
+        .order_by((Pr.state == "open").desc(), Pr.id.desc())
+        .limit(1)
+        .scalar()
+    )
+    if pr_id is None:
+        return None
+    of_commit = (Workflow.repo_full_name == repo_full_name) & (Workflow.head_sha == head_sha)
+    Workflow.update(pr=pr_id).where(of_commit & Workflow.pr.is_null()).execute()
+    WorkflowJob.update(pr=pr_id).where(
+        WorkflowJob.pr.is_null()
+        & WorkflowJob.workflow.in_(Workflow.select(Workflow.id).where(of_commit))
+    ).execute()
+    return pr_id
+
+
+def claim_delivery(delivery_id, event, action, outcome):
+    """Record a delivery and its outcome; False when it was already handled (one that failed may
+    be handled again)."""
+    retryable = ", ".join(f"'{outcome}'" for outcome in RETRYABLE_OUTCOMES)
+    render = _upsert_sql(
+        "deliveries",
+        ("delivery_id", "event", "action", "outcome", "received_at", "attempts"),
+        "delivery_id",
+        [
+            "outcome = EXCLUDED.outcome",
+            "error = NULL",
+            "received_at = EXCLUDED.received_at",
+            "attempts = deliveries.attempts + 1",
+        ],
+        f"deliveries.outcome IN ({retryable})",
+    )
+    values = [delivery_id, event, action, outcome, utcnow(), 1]
+    return _execute("claim_delivery", render, values).rowcount > 0
+
+
+RETRYABLE_OUTCOMES = ("failed", "invalid")
+
+
+def record_failed_delivery(delivery_id, event, action, outcome, error):
+    """Outside the rolled-back transaction: remember that this delivery failed, and why."""
+    Delivery.insert(
+        delivery_id=delivery_id, event=event, action=action, outcome=outcome, error=error
+    ).on_conflict(
+        conflict_target=[Delivery.delivery_id],
+        update={Delivery.outcome: outcome, Delivery.error: error},
+        where=Delivery.outcome.not_in(("processed", "ignored")),
+    ).execute()
+
+
+def upsert_installation(row):
+    fields = [Installation._meta.fields[name] for name in row]
+    Installation.insert(**row, updated_at=utcnow()).on_conflict(
+        conflict_target=[Installation.installation_id],
+        preserve=[*fields, Installation.updated_at],
+    ).execute()
+
+
+def set_repositories(rows, active):
+    """Mark repositories as installed (active) or removed; rows carry repo_id, full_name and
+    installation_id."""
+    for row in rows:
+        Repository.insert(**row, active=active, updated_at=utcnow()).on_conflict(
+            conflict_target=[Repository.repo_id],
+            preserve=[
+                Repository.full_name,
+                Repository.installation_id,
+                Repository.active,
+                Repository.updated_at,
+            ],
+        ).execute()
+
+
+def deactivate_installation_repositories(installation_id):
+    Repository.update(active=False, updated_at=utcnow()).where(
+        Repository.installation_id == installation_id
+    ).execute()
