@@ -139,3 +139,12 @@ def _wait_for(url, timeout=20):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_migrate_without_migration_files_is_an_error(tmp_path, monkeypatch, capsys):
+    from prmonitor import db
+
+    monkeypatch.setattr(db, "migrations_dir", lambda: tmp_path / "migrations")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    assert cli.main(["migrate"]) == 1
+    assert "no migrations in" in capsys.readouterr().err
