@@ -90,7 +90,9 @@ def cmd_serve(config, args):
     host, port = args.host or config.host, args.port or config.port
     database = _connect(config)
     db.migrate()
+    # No connection may cross gunicorn's fork: SQLite's locks would be shared by the workers.
     database.close()
+    database.close_all()
     missing = config.missing_features()
     if missing:
         log.warning("not configured: %s", "; ".join(missing))

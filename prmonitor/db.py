@@ -3,12 +3,13 @@
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from peewee import DatabaseProxy, PostgresqlDatabase
+from peewee import DatabaseProxy, OperationalError, PostgresqlDatabase
 from playhouse import db_url
 from playhouse.migrations import Runner
 from playhouse.pool import PooledSqliteDatabase
@@ -47,24 +48,27 @@ class SqliteFile(PooledSqliteDatabase):
     @contextmanager
     def writing(self):
         """One write transaction, after the other writers' (see the class docstring)."""
-        if self._lock_path is None:
-            with self.atomic():
+        if self._lock_path is None or self.in_transaction():
+            with self.atomic():  # nested: a savepoint inside the writer's own turn
                 yield
             return
         with self._thread_lock:
-            fd = self._lock_file()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fd = self._locked_file()
             try:
                 with self.atomic():
                     yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _lock_file(self):
-        # Opened per process: a descriptor inherited through fork would share its lock.
-        if self._lock_pid != os.getpid():
-            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            self._lock_pid = os.getpid()
+    def _locked_file(self):
+        try:
+            # Opened per process: a descriptor inherited through fork would share its lock.
+            if self._lock_pid != os.getpid():
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._lock_pid = os.getpid()
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise OperationalError(f"cannot lock {self._lock_path}: {exc.strerror}") from None
         return self._lock_fd
 
 
@@ -78,6 +82,9 @@ def open_database(url):
     """A peewee Database for DATABASE_URL (sqlite:///path, postgres:// or postgresql://)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
+        if sqlite3.sqlite_version_info < (3, 35):
+            # ON CONFLICT ... RETURNING (store.py) arrived in SQLite 3.35 (2021).
+            raise OperationalError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35+ needed")
         path = db_url.parse(url)["database"]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)

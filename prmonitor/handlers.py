@@ -3,7 +3,7 @@
 import logging
 
 from . import payloads, store
-from .models import FAILED_CONCLUSIONS
+from .models import FAILED_CONCLUSIONS, PLACEHOLDER_RANK
 from .routing import Router
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,15 @@ def on_workflow_job(event):
     placeholder = payloads.run_placeholder(row, repo, payloads.installation_id(payload))
     found = store.workflow_state(row["run_id"], row["run_attempt"])
     if found is None or found[1] is None:
-        # This delivery may create a run or link one to its PR: lock before writing (a job of
-        # a run already linked writes nothing another delivery could wait on).
+        # This delivery may create a run or link one to its PR: lock before writing, and look
+        # again, since the delivery that held the lock may have done either meanwhile.
         store.lock_commit(placeholder["repo_full_name"], row["head_sha"])
-    workflow_id, pr_id = store.ensure_workflow(placeholder, found)
+        found = store.workflow_state(row["run_id"], row["run_attempt"])
+    workflow_id, pr_id, rank, status = store.ensure_workflow(placeholder, found)
+    # The job's row before its run's: every delivery takes the two in this order.
     store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
+    if rank == PLACEHOLDER_RANK and status != placeholder["status"] == "in_progress":
+        store.advance_placeholder(workflow_id)
     if row["conclusion"] in FAILED_CONCLUSIONS:
         store.refresh_failure_details(workflow_id)
     if pr_id is None:

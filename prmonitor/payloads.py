@@ -88,6 +88,9 @@ def timestamp(data, key):
             parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):
         raise PayloadError(f"'{key}' must be an ISO 8601 time") from None
+    if parsed.year < 1970:
+        # Nothing on GitHub is that old, and SQLite orders stored times as text: keep 4 digits.
+        raise PayloadError(f"'{key}' is before 1970")
     return parsed.replace(microsecond=0)
 
 

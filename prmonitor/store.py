@@ -1,6 +1,7 @@
 """Writes: the guarded upserts of every delivery. A row only moves forward, whatever order
 events arrive in; the statements every delivery makes are rendered once and cached."""
 
+import datetime
 import json
 
 from peewee import EXCLUDED, SqliteDatabase
@@ -35,7 +36,7 @@ def _execute(key, render, values):
         sql = _rendered[(key, param)] = render(param)
     if isinstance(database.obj, SqliteDatabase):
         # The one stored time format (SQLite compares times as text): see models.utcnow.
-        values = [v.strftime("%Y-%m-%d %H:%M:%S") if hasattr(v, "strftime") else v for v in values]
+        values = [v.isoformat(" ") if isinstance(v, datetime.datetime) else v for v in values]
     return database.execute_sql(sql, values)
 
 
@@ -81,20 +82,22 @@ def upsert_workflow(row):
 
 
 def ensure_workflow(placeholder, found):
-    """The run attempt a job belongs to (`found`: its workflow_state, or None), created as a
-    placeholder when the job came first.
-
-    Until the run's own event arrives, the placeholder is queued, or in progress once any of
-    its jobs is: whichever job event comes first, the placeholder ends the same."""
+    """workflow_state of the run attempt a job belongs to (`found`, when it exists), created as
+    a placeholder when the job came first."""
     if found is None:
         Workflow.insert(**placeholder).on_conflict_ignore().execute()
         found = workflow_state(placeholder["run_id"], placeholder["run_attempt"])
-    workflow_id, pr_id, rank, status = found
-    if rank == PLACEHOLDER_RANK and placeholder["status"] == "in_progress" != status:
-        Workflow.update(status="in_progress").where(
-            (Workflow.id == workflow_id) & (Workflow.status_rank == PLACEHOLDER_RANK)
-        ).execute()
-    return workflow_id, pr_id
+    return found
+
+
+def advance_placeholder(workflow_id):
+    """Until the run's own event arrives, its placeholder is queued, or in progress once any of
+    its jobs is: whichever job event comes first, the placeholder ends the same."""
+    Workflow.update(status="in_progress").where(
+        (Workflow.id == workflow_id)
+        & (Workflow.status_rank == PLACEHOLDER_RANK)
+        & (Workflow.status != "in_progress")
+    ).execute()
 
 
 def workflow_state(run_id, run_attempt):
