@@ -1,6 +1,7 @@
 """Event routing: handlers register by event (and optionally action); dispatch finds them."""
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .payloads import clean_text
 
@@ -11,7 +12,7 @@ class Event:
     payload: dict
     delivery_id: str = ""
 
-    @property
+    @cached_property
     def action(self):
         action = self.payload.get("action")
         return clean_text(action)[:100] if isinstance(action, str) else None
