@@ -3,6 +3,7 @@ TEST_DATABASE_URL is set), its test client, and a helper that posts signed deliv
 
 import json
 import os
+import urllib.request
 import uuid
 from urllib.parse import quote, urlsplit
 
@@ -87,6 +88,24 @@ def signed_post(client, event, payload, delivery_id=None, secret=SECRET, headers
         **(headers or {}),
     }
     return client.post("/api/github/webhooks", data=body, headers=sent)
+
+
+def signed_post_raw(base_url, event, payload):
+    """signed_post() over real HTTP to a running server; returns the status code."""
+    body = json.dumps(payload).encode()
+    request = urllib.request.Request(
+        f"{base_url}/api/github/webhooks",
+        data=body,
+        method="POST",
+        headers={
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign(body, SECRET),
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
 
 
 @pytest.fixture
