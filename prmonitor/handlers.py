@@ -60,7 +60,8 @@ def on_workflow_job(event):
     workflow_id, pr_id, rank, status = store.ensure_workflow(placeholder, found)
     # The job's row before its run's: every delivery takes the two in this order.
     store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
-    if rank == PLACEHOLDER_RANK and status != placeholder["status"] == "in_progress":
+    job_started = placeholder["status"] == "in_progress"
+    if rank == PLACEHOLDER_RANK and job_started and status != "in_progress":
         store.advance_placeholder(workflow_id)
     if row["conclusion"] in FAILED_CONCLUSIONS:
         store.refresh_failure_details(workflow_id)
