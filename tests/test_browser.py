@@ -1,16 +1,13 @@
 """The dashboard in a real browser: headless Chromium renders the pages served by gunicorn."""
 
-import os
 import shutil
-import signal
 import subprocess
-import sys
 
 import pytest
 
 from .conftest import SECRET, signed_post_raw
 from .events import job_event, pr_event, run_event
-from .test_cli import _wait_for, free_port
+from .servers import running_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed")
@@ -19,22 +16,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not i
 @pytest.fixture
 def served(tmp_path):
     """prmonitor serve on a free port with an empty SQLite database; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": "", "WEBHOOK_SECRET": SECRET, "PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prmonitor.cli", "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{base}/healthz")
+    with running_server(tmp_path, WEBHOOK_SECRET=SECRET) as (base, _):
         yield base
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
 
 
 def render(url, tmp_path):

@@ -1,18 +1,15 @@
 """The prmonitor command, run as a user runs it: a real process, real exit codes."""
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from prmonitor import cli
 
 from .events import job_event, pr_event, run_event
+from .servers import running_server, wait_for
 
 
 def run_cli(*args, cwd, env=None):
@@ -99,46 +96,14 @@ def test_show_unknown_pr_is_exit_1(filled, capsys, monkeypatch):
     assert err.startswith("prmonitor: pull request #999 is not tracked")
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_answers_on_the_port_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": "", "WEBHOOK_SECRET": "", "PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prmonitor.cli", "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        body = _wait_for(f"http://127.0.0.1:{port}/api/prs")
-        assert body == b'{"prs":[],"success":true}\n'
+    with running_server(tmp_path, WEBHOOK_SECRET="") as (base, server):
+        assert wait_for(f"{base}/api/prs") == b'{"prs":[],"success":true}\n'
         assert (tmp_path / "data" / "pr_tracking.db").exists()
-    finally:
-        server.send_signal(signal.SIGINT)
-        output = server.communicate(timeout=30)[0]
     assert server.returncode == 0
-    not_configured = [line for line in output.splitlines() if "not configured:" in line]
+    not_configured = [line for line in server.output.splitlines() if "not configured:" in line]
     assert len(not_configured) == 1
     assert "WEBHOOK_SECRET" in not_configured[0] and "GITHUB_TOKEN" in not_configured[0]
-
-
-def _wait_for(url, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_migrate_without_migration_files_is_an_error(tmp_path, monkeypatch, capsys):
