@@ -213,7 +213,7 @@ def link_commit(repo_full_name, head_sha, pr_id=None):
 def claim_delivery(delivery_id, event, action, outcome):
     """Record a delivery and its outcome; False when it was already handled (one that failed may
     be handled again)."""
-    retryable = ", ".join(f"'{outcome}'" for outcome in RETRYABLE_OUTCOMES)
+    retryable = ", ".join(f"'{name}'" for name in RETRYABLE_OUTCOMES)
     render = _upsert_sql(
         "deliveries",
         ("delivery_id", "event", "action", "outcome", "received_at", "attempts"),
