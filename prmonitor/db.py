@@ -98,6 +98,30 @@ class Postgres(PooledPostgresqlDatabase):
         else:
             self._checked_in[self.conn_key(conn)] = time.monotonic()
 
+    def begin(self, isolation_level=None):
+        # BEGIN travels with the transaction's first statement: one round trip fewer.
+        self._state.pending_begin = True
+
+    def execute_sql(self, sql, params=None):
+        if getattr(self._state, "pending_begin", False):
+            self._state.pending_begin = False
+            sql = f"BEGIN; {sql}"
+        return super().execute_sql(sql, params)
+
+    def commit(self):
+        if not self._unbegun():
+            super().commit()
+
+    def rollback(self):
+        if not self._unbegun():
+            super().rollback()
+
+    def _unbegun(self):
+        """True when a transaction ends before its BEGIN was sent: there is nothing to end."""
+        pending = getattr(self._state, "pending_begin", False)
+        self._state.pending_begin = False
+        return pending
+
     def _is_closed(self, conn):
         if conn.closed:
             return True
