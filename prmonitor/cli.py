@@ -8,6 +8,7 @@ import sys
 from peewee import DatabaseError, InterfaceError, OperationalError
 
 from . import configure_logging, db, queries
+from .api import BadRequest, positive_int
 from .config import Config, ConfigError
 from .models import Pr
 
@@ -28,9 +29,9 @@ def main(argv=None):
         print(f"prmonitor: {exc}", file=sys.stderr)
         return 1
     except (DatabaseError, InterfaceError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(
-            f"prmonitor: database error ({reason}); check DATABASE_URL and run `prmonitor migrate`",
+            f"prmonitor: database error ({db.describe(exc)}); check DATABASE_URL and run "
+            "`prmonitor migrate`",
             file=sys.stderr,
         )
         return 1
@@ -58,9 +59,10 @@ def _parser():
 
 
 def pr_number(raw):
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**31:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a pull request number")
-    return int(raw)
+    try:
+        return positive_int(raw, "a pull request number")
+    except BadRequest as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _connect(config):

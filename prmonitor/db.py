@@ -201,5 +201,11 @@ def migrate(db=None):
     return applied
 
 
+def describe(exc):
+    """One line of what the database said (a deadlock, a busy lock, a missing table), without
+    the statement or its values."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 def is_postgres(db=None):
     return isinstance(db or database.obj, PostgresqlDatabase)

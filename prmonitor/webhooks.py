@@ -109,7 +109,10 @@ def _handle(event):
         return _failed(event, 400, "invalid", "a value in the payload cannot be stored")
     except (OperationalError, InterfaceError) as exc:
         log.warning(
-            "delivery=%s event=%s database unavailable: %s", event.delivery_id, event.name, exc
+            "delivery=%s event=%s database unavailable: %s",
+            event.delivery_id,
+            event.name,
+            db.describe(exc),
         )
         return _failed(event, 503, "failed", "database unavailable")
     log.info(
@@ -130,13 +133,8 @@ def _process(event, attempts=3):
         except OperationalError as exc:
             if attempt == attempts:
                 raise
-            log.info("delivery=%s retry=%d reason=%r", event.delivery_id, attempt, _first_line(exc))
+            log.info("delivery=%s retry=%d reason=%r", event.delivery_id, attempt, db.describe(exc))
             time.sleep(0.05 * attempt)
-
-
-def _first_line(exc):
-    """What the database said (a deadlock, a busy lock), without the statement's values."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _process_once(event):
