@@ -2,8 +2,7 @@
 
 import logging
 
-from . import payloads, store
-from .models import FAILED_CONCLUSIONS, PLACEHOLDER_RANK
+from . import payloads, record, store
 from .routing import Router
 
 log = logging.getLogger(__name__)
@@ -22,27 +21,7 @@ def on_workflow_run(event):
     row = payloads.parse_run(
         run, repo, payloads.installation_id(payload), payloads.optional_obj(payload, "workflow")
     )
-    store.lock_commit(row["repo_full_name"], row["head_sha"])
-    _, pr_id = store.upsert_workflow(row)
-    if pr_id is not None:
-        return
-    hints = payloads.pull_request_hints(run, row["repo_id"])
-    hinted = [_remember_hinted_pr(hint, row) for hint in hints]
-    store.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
-
-
-def _remember_hinted_pr(hint, run_row):
-    """Record a PR the run named (for its own repository and commit); returns its id."""
-    pr_id = store.ensure_pr(
-        {
-            **hint,
-            "repo_full_name": run_row["repo_full_name"],
-            "repo_id": run_row["repo_id"],
-            "installation_id": run_row["installation_id"],
-        }
-    )
-    store.add_pr_head(pr_id, run_row["repo_full_name"], hint["head_sha"])
-    return pr_id
+    record.record_run(row, payloads.pull_request_hints(run, row["repo_id"]))
 
 
 @router.register("workflow_job")
@@ -50,23 +29,7 @@ def on_workflow_job(event):
     payload = event.payload
     repo, job = payloads.obj(payload, "repository"), payloads.obj(payload, "workflow_job")
     row = payloads.parse_job(job)
-    placeholder = payloads.run_placeholder(row, repo, payloads.installation_id(payload))
-    found = store.workflow_state(row["run_id"], row["run_attempt"])
-    if found is None or found[1] is None:
-        # This delivery may create a run or link one to its PR: lock before writing, and look
-        # again, since the delivery that held the lock may have done either meanwhile.
-        store.lock_commit(placeholder["repo_full_name"], row["head_sha"])
-        found = store.workflow_state(row["run_id"], row["run_attempt"])
-    workflow_id, pr_id, rank, status = store.ensure_workflow(placeholder, found)
-    # The job's row before its run's: every delivery takes the two in this order.
-    store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
-    job_started = placeholder["status"] == "in_progress"
-    if rank == PLACEHOLDER_RANK and job_started and status != "in_progress":
-        store.advance_placeholder(workflow_id)
-    if row["conclusion"] in FAILED_CONCLUSIONS:
-        store.refresh_failure_details(workflow_id)
-    if pr_id is None:
-        store.link_commit(placeholder["repo_full_name"], row["head_sha"])
+    record.record_job(row, payloads.run_placeholder(row, repo, payloads.installation_id(payload)))
 
 
 @router.register("pull_request")
@@ -76,11 +39,7 @@ def on_pull_request(event):
     row = payloads.parse_pull_request(
         pr, payloads.obj(payload, "repository"), payloads.installation_id(payload)
     )
-    store.lock_commit(row["repo_full_name"], row["head_sha"])
-    pr_id = store.upsert_pr(row)
-    # Every head the PR has had, even from a late event: runs of that commit belong to it.
-    store.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
-    store.link_commit(row["repo_full_name"], row["head_sha"])
+    record.record_pull_request(row)
 
 
 @router.register("installation")

@@ -1,0 +1,63 @@
+"""Applying parsed rows: the steps a webhook delivery and a poll share (lock, upsert, link)."""
+
+from . import store
+from .models import FAILED_CONCLUSIONS, PLACEHOLDER_RANK
+
+
+def record_run(row, hints=()):
+    """Store a run attempt (payloads.parse_run) and link it to its PR: the one its head SHA
+    belongs to, or the first of `hints` (payloads.pull_request_hints)."""
+    store.lock_commit(row["repo_full_name"], row["head_sha"])
+    workflow_id, pr_id = store.upsert_workflow(row)
+    if pr_id is not None:
+        return workflow_id
+    hinted = [_remember_hinted_pr(hint, row) for hint in hints]
+    store.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
+    return workflow_id
+
+
+def _remember_hinted_pr(hint, run_row):
+    """Record a PR the run named (for its own repository and commit); returns its id."""
+    pr_id = store.ensure_pr(
+        {
+            **hint,
+            "repo_full_name": run_row["repo_full_name"],
+            "repo_id": run_row["repo_id"],
+            "installation_id": run_row["installation_id"],
+        }
+    )
+    store.add_pr_head(pr_id, run_row["repo_full_name"], hint["head_sha"])
+    return pr_id
+
+
+def record_job(row, placeholder):
+    """Store a job (payloads.parse_job) under its run attempt, creating the attempt from
+    `placeholder` (payloads.run_placeholder) when the job came first. Returns the workflow id."""
+    found = store.workflow_state(row["run_id"], row["run_attempt"])
+    if found is None or found[1] is None:
+        # This job may create a run or link one to its PR: lock before writing, and look
+        # again, since the transaction that held the lock may have done either meanwhile.
+        store.lock_commit(placeholder["repo_full_name"], row["head_sha"])
+        found = store.workflow_state(row["run_id"], row["run_attempt"])
+    workflow_id, pr_id, rank, status = store.ensure_workflow(placeholder, found)
+    # The job's row before its run's: every transaction takes the two in this order.
+    store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
+    job_started = placeholder["status"] == "in_progress"
+    if rank == PLACEHOLDER_RANK and job_started and status != "in_progress":
+        store.advance_placeholder(workflow_id)
+    if row["conclusion"] in FAILED_CONCLUSIONS:
+        store.refresh_failure_details(workflow_id)
+    if pr_id is None:
+        store.link_commit(placeholder["repo_full_name"], row["head_sha"])
+    return workflow_id
+
+
+def record_pull_request(row):
+    """Store a pull request (payloads.parse_pull_request) and attach its head's runs; returns
+    its id."""
+    store.lock_commit(row["repo_full_name"], row["head_sha"])
+    pr_id = store.upsert_pr(row)
+    # Every head the PR has had, even from a late event: runs of that commit belong to it.
+    store.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
+    store.link_commit(row["repo_full_name"], row["head_sha"])
+    return pr_id
