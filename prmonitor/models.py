@@ -45,6 +45,8 @@ class Pr(BaseModel):
     html_url = TextField(null=True)
     updated_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
+    tracking = CharField(default="auto")
+    reconciled_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "prs"
@@ -86,6 +88,7 @@ class Workflow(BaseModel):
     event = CharField(null=True)
     status_rank = IntegerField(default=PLACEHOLDER_RANK)
     updated_at = DateTimeField(default=EPOCH)
+    jobs_synced_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "workflows"
@@ -160,6 +163,57 @@ class Repository(BaseModel):
         table_name = "repositories"
 
 
-MODELS = [Pr, PrHead, Workflow, WorkflowJob, Delivery, Installation, Repository]
+class HttpCache(BaseModel):
+    """The ETag and body of a GitHub answer, so a restarted poller still asks conditionally."""
+
+    url = CharField(max_length=2048, unique=True)
+    etag = CharField()
+    body = TextField()
+    saved_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "http_cache"
+
+
+class Lease(BaseModel):
+    """Who may run the poller until when; `status` is the holder's last cycle, as JSON."""
+
+    name = CharField(unique=True)
+    holder = CharField()
+    expires_at = DateTimeField()
+    acquired_at = DateTimeField(default=utcnow)
+    status = TextField(null=True)
+
+    class Meta:
+        table_name = "leases"
+
+
+class Redelivery(BaseModel):
+    """A failed delivery GitHub was asked to send again (at most once each)."""
+
+    hook_delivery_id = BigIntegerField(unique=True)
+    guid = CharField()
+    event = CharField(null=True)
+    requested_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "redeliveries"
+
+
+MODELS = [
+    Pr,
+    PrHead,
+    Workflow,
+    WorkflowJob,
+    Delivery,
+    Installation,
+    Repository,
+    HttpCache,
+    Lease,
+    Redelivery,
+]
+
+# Tracking states of a pull request (prs.tracking).
+TRACKED = ("auto", "manual")
 
 FAILED_CONCLUSIONS = ("failure", "timed_out", "startup_failure")

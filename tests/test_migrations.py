@@ -53,7 +53,7 @@ def bare_db(database_url):
 
 
 def test_migrate_is_safe_to_rerun(bare_db):
-    assert db.migrate(bare_db) == ["0001_initial", "0002_app_tracking"]
+    assert db.migrate(bare_db) == ["0001_initial", "0002_app_tracking", "0003_polling"]
     assert db.migrate(bare_db) == []
 
 
@@ -122,7 +122,7 @@ def test_upgrade_from_0001_keeps_every_row(bare_db):
     Runner(bare_db, str(db.migrations_dir())).up(target="0001_initial")
     _seed_era_rows(bare_db)
     before = {t: _dump(bare_db, t) for t in ("prs", "workflows", "workflow_jobs")}
-    assert db.migrate(bare_db) == ["0002_app_tracking"]
+    assert db.migrate(bare_db) == ["0002_app_tracking", "0003_polling"]
     for table, rows in before.items():
         after = _dump(bare_db, table)
         assert len(after) == len(rows)
