@@ -99,7 +99,10 @@ class Postgres(PooledPostgresqlDatabase):
             self._checked_in[self.conn_key(conn)] = time.monotonic()
 
     def begin(self, isolation_level=None):
-        # BEGIN travels with the transaction's first statement: one round trip fewer.
+        # BEGIN travels with the transaction's first statement: one round trip fewer. Connect
+        # now if needed: connecting later, inside the transaction, would reset its state.
+        if self.is_closed() and self.autoconnect:
+            self.connect()
         self._state.pending_begin = True
 
     def execute_sql(self, sql, params=None):

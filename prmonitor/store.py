@@ -4,7 +4,7 @@ events arrive in; the statements every delivery makes are rendered once and cach
 import datetime
 import json
 
-from peewee import EXCLUDED, SqliteDatabase
+from peewee import EXCLUDED, Case, SqliteDatabase
 
 from .db import database, is_postgres
 from .models import (
@@ -139,13 +139,18 @@ def refresh_failure_details(workflow_id):
 
 
 def upsert_pr(row):
-    """Insert or update a pull request unless the stored one is newer; returns its id."""
-    fields = [Pr._meta.fields[name] for name in row]
+    """Insert or update a pull request unless the stored one is newer; returns its id.
+
+    A change of state or head makes the PR due for reconciliation again (reconciled_at NULL):
+    that is how a closed PR gets its one final pass, whoever saw it close first."""
+    update = {Pr._meta.fields[name]: getattr(EXCLUDED, name) for name in row}
+    unchanged = (Pr.state == EXCLUDED.state) & (Pr.head_sha == EXCLUDED.head_sha)
+    update[Pr.reconciled_at] = Case(None, [(unchanged, Pr.reconciled_at)], None)
     (
         Pr.insert(**row)
         .on_conflict(
             conflict_target=[Pr.pr_number, Pr.repo_full_name],
-            preserve=fields,
+            update=update,
             where=(Pr.updated_at.is_null() | (EXCLUDED.updated_at >= Pr.updated_at)),
         )
         .as_rowcount()

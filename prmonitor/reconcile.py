@@ -1,0 +1,307 @@
+"""One reconciliation pass over a repository: make the stored PRs, runs and jobs equal GitHub's.
+
+Per repository, not per PR: one conditional call lists the open PRs, one lists the recent runs;
+a PR whose head is not among those runs gets a conditional call for its head's runs; jobs are
+read only for runs not yet final. Everything read goes through the webhook's parsers and guarded
+upserts (record.py), so a poll racing a webhook cannot move a row backwards. A page's ETag is
+saved only after its rows are committed: a pass cut short reads it in full next time.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from peewee import fn
+
+from . import db, payloads, record
+from .github import NotFound
+from .models import TRACKED, Pr, Workflow, utcnow
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 100
+# Kept of each run in the ETag store: what payloads.parse_run and pull_request_hints read.
+RUN_KEYS = (
+    "id",
+    "name",
+    "path",
+    "run_attempt",
+    "run_number",
+    "status",
+    "conclusion",
+    "head_sha",
+    "head_branch",
+    "event",
+    "html_url",
+    "created_at",
+    "updated_at",
+    "run_started_at",
+    "pull_requests",
+)
+PULL_KEYS = ("number", "state", "title", "html_url", "updated_at", "merged_at", "merged")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A repository to reconcile. `discover`: every open PR it has is tracked (the App is
+    installed on it); otherwise only PRs already tracked (`prmonitor start`) are."""
+
+    full_name: str
+    repo_id: int | None
+    installation_id: int | None
+    discover: bool = True
+
+    @property
+    def repo(self):
+        """The repository object the parsers expect."""
+        return {"full_name": self.full_name, "id": self.repo_id}
+
+
+class Reconciler:
+    def __init__(self, github, etags):
+        self.github, self.etags = github, etags
+
+    def _get(self, target, path, params=None):
+        return self.github.get(f"repos/{target.full_name}/{path}", params, target.installation_id)
+
+    # -- a repository ----------------------------------------------------------------------
+
+    def reconcile_repo(self, target):
+        """One pass over a repository; returns what it did, as counts."""
+        open_numbers = self._sync_open_pulls(target)
+        # Runs first: a run's pull_requests can name a PR the open listing no longer shows.
+        listed = self._sync_recent_runs(target)
+        prs = self._prs_to_reconcile(target, open_numbers)
+        return self._reconcile_prs(target, prs, listed)
+
+    def reconcile_pr(self, target, number):
+        """`prmonitor start`: the PR itself, its head's runs and their jobs, now."""
+        pr = self._sync_pull(target, number, tracking="manual")
+        return self._reconcile_prs(target, [pr], listed={})
+
+    def _reconcile_prs(self, target, prs, listed):
+        found = dict(listed)
+        heads = {run.get("head_sha") for run in found.values()}
+        for pr in prs:
+            if pr.head_sha and pr.head_sha not in heads:
+                found.update(self._sync_head_runs(target, pr.head_sha))
+                heads.add(pr.head_sha)
+        runs = self._runs_needing_jobs([pr.id for pr in prs])
+        for run_id in runs:
+            if run_id not in found:
+                self._sync_run(target, run_id)
+            self._sync_jobs(target, run_id)
+        self._mark_reconciled(prs)
+        return {"prs": len(prs), "runs_synced": len(runs)}
+
+    # -- pull requests ---------------------------------------------------------------------
+
+    def _sync_open_pulls(self, target):
+        """Store the repository's open PRs (all of them, or the tracked ones); their numbers."""
+        params = {"state": "open", "per_page": PER_PAGE}
+        pages = self.github.get_pages(
+            f"repos/{target.full_name}/pulls", params, target.installation_id
+        )
+        pulls = [pull for page in pages for pull in page.body]
+        if not all(page.not_modified for page in pages):
+            rows = [self._pull_row(target, pull) for pull in pulls]
+            tracked = None if target.discover else self._tracked_numbers(target)
+            with db.writing():
+                for row in sorted(rows, key=lambda r: r["head_sha"]):
+                    if tracked is None or row["pr_number"] in tracked:
+                        record.record_pull_request(row)
+            for page in pages:
+                self.etags.save(page, [_slim_pull(pull) for pull in page.body])
+        return {pull["number"] for pull in pulls}
+
+    def _pull_row(self, target, pull):
+        return payloads.parse_pull_request(pull, target.repo, target.installation_id)
+
+    def _sync_pull(self, target, number, tracking=None):
+        """Read one PR (it closed, or it is started by hand) and store it; returns its row."""
+        pull = self._get(target, f"pulls/{number}").body
+        row = self._pull_row(target, pull)
+        with db.writing():
+            pr_id = record.record_pull_request(row)
+            if tracking:
+                Pr.update(tracking=tracking).where(Pr.id == pr_id).execute()
+        return Pr.get_by_id(pr_id)
+
+    def _tracked_numbers(self, target):
+        query = Pr.select(Pr.pr_number).where(
+            (Pr.repo_full_name == target.full_name) & Pr.tracking.in_(TRACKED)
+        )
+        return {number for (number,) in query.tuples()}
+
+    def _prs_to_reconcile(self, target, open_numbers):
+        """Tracked PRs that are open, plus closed ones not reconciled since they closed (their
+        one final pass). A PR stored as open that GitHub no longer lists has closed: read it."""
+        tracked = Pr.select().where(
+            (Pr.repo_full_name == target.full_name) & Pr.tracking.in_(TRACKED)
+        )
+        chosen = []
+        for pr in tracked:
+            if pr.state == "open" and pr.pr_number not in open_numbers:
+                pr = self._closed_pull(target, pr)
+            if pr is not None and _due(pr):
+                chosen.append(pr)
+        return chosen
+
+    def _closed_pull(self, target, pr):
+        try:
+            return self._sync_pull(target, pr.pr_number)
+        except NotFound:
+            # Deleted, or the repository became unreadable: keep its rows, stop polling it.
+            log.info(
+                "repo=%s pr=%s is gone from GitHub; no longer tracked",
+                target.full_name,
+                pr.pr_number,
+            )
+            with db.writing():
+                Pr.update(tracking="stopped").where(Pr.id == pr.id).execute()
+            return None
+
+    def _mark_reconciled(self, prs):
+        if not prs:
+            return
+        with db.writing():
+            Pr.update(reconciled_at=utcnow()).where(Pr.id.in_([pr.id for pr in prs])).execute()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def _sync_recent_runs(self, target):
+        """The repository's newest runs (one page): stored when changed; {run_id: run}."""
+        page = self._get(target, "actions/runs", {"per_page": PER_PAGE})
+        return self._store_runs(target, page)
+
+    def _sync_head_runs(self, target, head_sha):
+        """Runs of one commit, for a PR whose head the recent runs did not reach."""
+        page = self._get(target, "actions/runs", {"head_sha": head_sha, "per_page": PER_PAGE})
+        return self._store_runs(target, page)
+
+    def _sync_run(self, target, run_id, attempt=None):
+        """One run (or one attempt of it) that no listing showed."""
+        path = f"actions/runs/{run_id}" + (f"/attempts/{attempt}" if attempt else "")
+        try:
+            page = self._get(target, path)
+        except NotFound:
+            log.info("repo=%s run=%s is gone from GitHub", target.full_name, run_id)
+            return
+        if page.not_modified:
+            return
+        with db.writing():
+            self._record_run(target, page.body)
+        self.etags.save(page, _slim_run(page.body))
+
+    def _store_runs(self, target, page):
+        runs = page.body.get("workflow_runs") or []
+        if not page.not_modified:
+            with db.writing():
+                # One commit at a time, in order: the same lock order as every other writer.
+                for run in sorted(runs, key=lambda r: (str(r.get("head_sha")), r.get("id"))):
+                    self._record_run(target, run)
+            self.etags.save(page, {"workflow_runs": [_slim_run(run) for run in runs]})
+        return {run["id"]: run for run in runs}
+
+    def _record_run(self, target, run):
+        row = payloads.parse_run(run, target.repo, target.installation_id)
+        record.record_run(row, payloads.pull_request_hints(run, target.repo_id))
+
+    def _runs_needing_jobs(self, pr_ids):
+        """Run ids of these PRs whose latest attempt is not final: still running, or its jobs
+        not read since it completed."""
+        if not pr_ids:
+            return []
+        latest = (
+            Workflow.select(Workflow.run_id, fn.MAX(Workflow.run_attempt).alias("attempt"))
+            .where(Workflow.pr.in_(pr_ids))
+            .group_by(Workflow.run_id)
+        )
+        query = (
+            Workflow.select(Workflow.run_id)
+            .join(
+                latest,
+                on=(Workflow.run_id == latest.c.run_id)
+                & (Workflow.run_attempt == latest.c.attempt),
+            )
+            .where((Workflow.status != "completed") | Workflow.jobs_synced_at.is_null())
+            .order_by(Workflow.run_id)
+        )
+        return [run_id for (run_id,) in query.tuples()]
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _sync_jobs(self, target, run_id):
+        """Every job of every attempt of a run (filter=all keeps earlier attempts' jobs)."""
+        completed_before = self._completed_attempts(run_id)
+        pages = self.github.get_pages(
+            f"repos/{target.full_name}/actions/runs/{run_id}/jobs",
+            {"filter": "all", "per_page": PER_PAGE},
+            target.installation_id,
+        )
+        jobs = [job for page in pages for job in page.body.get("jobs") or []]
+        if not all(page.not_modified for page in pages):
+            self._store_jobs(target, jobs)
+        self._sync_earlier_attempts(target, run_id, jobs)
+        self._mark_jobs_synced(run_id, jobs, completed_before)
+        for page in pages:
+            self.etags.save(page)
+
+    def _store_jobs(self, target, jobs):
+        rows = [payloads.parse_job(job) for job in jobs]
+        with db.writing():
+            for row in sorted(rows, key=lambda r: (r["head_sha"], r["job_id"])):
+                placeholder = payloads.run_placeholder(row, target.repo, target.installation_id)
+                record.record_job(row, placeholder)
+
+    def _sync_earlier_attempts(self, target, run_id, jobs):
+        """An attempt known only from its jobs (a re-run's earlier attempts) is read once."""
+        attempts = {job.get("run_attempt") or 1 for job in jobs}
+        stored = dict(
+            Workflow.select(Workflow.run_attempt, Workflow.status)
+            .where(Workflow.run_id == run_id)
+            .tuples()
+        )
+        newest = max(stored, default=0)
+        for attempt in sorted(attempts):
+            if attempt < newest and stored.get(attempt) != "completed":
+                self._sync_run(target, run_id, attempt)
+
+    def _completed_attempts(self, run_id):
+        query = Workflow.select(Workflow.run_attempt).where(
+            (Workflow.run_id == run_id) & (Workflow.status == "completed")
+        )
+        return {attempt for (attempt,) in query.tuples()}
+
+    def _mark_jobs_synced(self, run_id, jobs, completed_before):
+        """Attempts final before their jobs were read, with every job read completed, are done.
+
+        Only attempts already completed before the read count: a job that needs others is
+        created once they finish, so a read made while the attempt ran may lack it."""
+        unfinished = {
+            job.get("run_attempt") or 1 for job in jobs if job.get("status") != "completed"
+        }
+        done = sorted(completed_before - unfinished)
+        if not done:
+            return
+        with db.writing():
+            Workflow.update(jobs_synced_at=utcnow()).where(
+                (Workflow.run_id == run_id) & Workflow.run_attempt.in_(done)
+            ).execute()
+
+
+def _due(pr):
+    """Open PRs are reconciled every pass; a closed one once more after it closed (store.upsert_pr
+    clears reconciled_at when a PR's state or head changes)."""
+    return pr.state == "open" or pr.reconciled_at is None
+
+
+def _slim_run(run):
+    return {key: run[key] for key in RUN_KEYS if key in run}
+
+
+def _slim_pull(pull):
+    slim = {key: pull[key] for key in PULL_KEYS if key in pull}
+    slim["user"] = {"login": (pull.get("user") or {}).get("login")}
+    slim["head"] = {key: (pull.get("head") or {}).get(key) for key in ("sha", "ref")}
+    slim["base"] = {"ref": (pull.get("base") or {}).get("ref")}
+    return slim
