@@ -1,11 +1,12 @@
-"""The JSON API: the seed's four routes (also per repository), the PR list, and /healthz."""
+"""The JSON API: the seed's four routes (also per repository), the PR list, /api/status and
+/healthz."""
 
 import re
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from peewee import InterfaceError, OperationalError
 
-from . import queries
+from . import lease, queries
 from .db import database
 
 bp = Blueprint("api", __name__)
@@ -105,3 +106,26 @@ def healthz():
     except (OperationalError, InterfaceError):
         return jsonify({"ok": False, "error": "database unavailable"}), 503
     return jsonify({"ok": True})
+
+
+@bp.get("/api/status")
+def status():
+    """What the poller and the receiver have been doing: the poller's lease and its last cycle
+    (calls, 304s, calls counted against the rate limit), and the last day's deliveries."""
+    config = current_app.config["PRMONITOR"]
+    return jsonify(
+        {
+            "success": True,
+            "webhooks": bool(config.webhook_secrets),
+            "polling": _polling_mode(config),
+            "check_interval": config.check_interval,
+            "poller": lease.describe(lease.POLLER),
+            "deliveries_last_24h": queries.delivery_outcomes(hours=24),
+        }
+    )
+
+
+def _polling_mode(config):
+    if config.has_app_credentials:
+        return "app"
+    return "token" if config.github_token else "off"

@@ -1,15 +1,19 @@
-"""The `prmonitor` command: migrate, serve, show."""
+"""The `prmonitor` command: migrate, serve, poll, start, stop, show."""
 
 import argparse
 import logging
+import re
+import signal
 import subprocess
 import sys
+import threading
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
 from . import configure_logging, db, queries
-from .api import BadRequest, positive_int
+from .api import BadRequest, positive_int, repo_name
 from .config import Config, ConfigError
+from .github import GitHubError
 from .models import Pr
 
 log = logging.getLogger(__name__)
@@ -25,7 +29,7 @@ def main(argv=None):
         config = Config.from_env()
         configure_logging(config.log_level)
         return args.command(config, args) or 0
-    except (ConfigError, CommandError, db.MigrationsMissing) as exc:
+    except (ConfigError, CommandError, db.MigrationsMissing, GitHubError) as exc:
         print(f"prmonitor: {exc}", file=sys.stderr)
         return 1
     except (DatabaseError, InterfaceError) as exc:
@@ -49,6 +53,19 @@ def _parser():
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(command=cmd_serve)
+    poll = commands.add_parser(
+        "poll", help="reconcile tracked PRs with GitHub every CHECK_INTERVAL"
+    )
+    poll.add_argument("--once", action="store_true", help="run one cycle and exit")
+    poll.set_defaults(command=cmd_poll)
+    for name, command, text in (
+        ("start", cmd_start, "track a pull request and reconcile it now"),
+        ("stop", cmd_stop, "stop tracking a pull request (its data stays)"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("pr", type=pr_number, help="PR number")
+        sub.add_argument("--repo", type=repo_arg, help="owner/name (default: the origin remote's)")
+        sub.set_defaults(command=command)
     show = commands.add_parser("show", help="a pull request's workflows, jobs and failures")
     show.add_argument(
         "pr", nargs="?", type=pr_number, help="PR number (default: the current branch's)"
@@ -61,6 +78,13 @@ def _parser():
 def pr_number(raw):
     try:
         return positive_int(raw, "a pull request number")
+    except BadRequest as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def repo_arg(raw):
+    try:
+        return repo_name(raw)
     except BadRequest as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -98,7 +122,111 @@ def cmd_serve(config, args):
     missing = config.missing_features()
     if missing:
         log.warning("not configured: %s", "; ".join(missing))
-    serve(host, port)
+    poller = _start_poller() if config.can_poll else None
+    try:
+        serve(host, port)
+    finally:
+        if poller is not None:
+            _stop_process(poller)
+
+
+def _start_poller():
+    """`prmonitor poll` as a process of its own: periodic work never runs in a web worker."""
+    return subprocess.Popen([sys.executable, "-m", "prmonitor.cli", "poll"])
+
+
+def _stop_process(process, timeout=15):
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# -- poll, start, stop -----------------------------------------------------------------------
+
+
+def _require_credentials(config):
+    if not config.can_poll:
+        raise CommandError(
+            "polling needs GitHub credentials: set APP_ID with PRIVATE_KEY (or PRIVATE_KEY_PATH), "
+            "or GITHUB_TOKEN"
+        )
+
+
+def cmd_poll(config, args):
+    from .poller import Poller
+
+    _require_credentials(config)
+    _connect(config).close()
+    poller = Poller.from_config(config)
+    if args.once:
+        try:
+            report = poller.run_once()
+        finally:
+            poller.release()
+        print(_report_line(report))
+        return 0
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Heroku stops a dyno with SIGTERM, Ctrl-C sends SIGINT: end the cycle, free the lease.
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("poller started interval=%ss holder=%s", config.check_interval, poller.holder)
+    poller.run_forever(stop)
+    return 0
+
+
+def _report_line(report):
+    if report is None:
+        return "another poller holds the lease, or the database failed: no cycle ran"
+    return " ".join(f"{key}={value}" for key, value in report.items())
+
+
+def cmd_start(config, args):
+    from .github import GitHub
+    from .httpcache import EtagStore
+    from .poller import installation_for
+    from .reconcile import Reconciler, Target
+
+    _require_credentials(config)
+    full_name = args.repo or _origin_repo()
+    _connect(config)
+    github = GitHub.from_config(config, etags=EtagStore())
+    installation = installation_for(github, full_name) if github.is_app else None
+    if github.is_app and installation is None:
+        raise CommandError(f"the App is not installed on {full_name}: install it there first")
+    repo = github.get(f"repos/{full_name}", installation=installation, conditional=False).body
+    target = Target(repo["full_name"], repo["id"], installation, discover=False)
+    Reconciler(github, EtagStore()).reconcile_pr(target, args.pr)
+    print_pr(queries.resolve_pr(args.pr, target.full_name))
+
+
+def cmd_stop(config, args):
+    full_name = args.repo or _origin_repo()
+    _connect(config)
+    try:
+        pr = queries.resolve_pr(args.pr, full_name)
+    except queries.NotFound:
+        raise CommandError(f"{full_name}#{args.pr} is not tracked") from None
+    with db.writing():
+        Pr.update(tracking="stopped").where(Pr.id == pr.id).execute()
+    print(f"{full_name}#{args.pr}: no longer tracked (its data stays)")
+
+
+# A GitHub remote: git@github.com:owner/name.git, https://github.com/owner/name(.git), ssh://...
+REMOTE = re.compile(r"[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+def _origin_repo():
+    url = _git("remote", "get-url", "origin")
+    match = REMOTE.search(url or "")
+    if not match:
+        raise CommandError(
+            "no --repo given and no GitHub origin remote here: add --repo owner/name"
+        )
+    return f"{match.group(1)}/{match.group(2)}"
 
 
 # -- show ------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Read side: the queries behind the REST API, the dashboard and `prmonitor show`, and their
 explicit serializers (the seed's response shapes, field for field, plus a few more)."""
 
+import datetime
+
 from peewee import JOIN, Case, fn
 
-from .models import FAILED_CONCLUSIONS, Pr, Workflow, WorkflowJob
+from .models import FAILED_CONCLUSIONS, Delivery, Pr, Workflow, WorkflowJob, utcnow
 
 
 class NotFound(LookupError):
@@ -53,6 +55,8 @@ def pr_to_dict(pr):
         "base_ref": pr.base_ref,
         "html_url": pr.html_url,
         "updated_at": iso(pr.updated_at),
+        "tracking": pr.tracking,
+        "reconciled_at": iso(pr.reconciled_at),
     }
 
 
@@ -248,3 +252,15 @@ def failed_job_to_dict(job):
         "workflow_id": job.workflow_id,
         "completed_at": iso(job.completed_at),
     }
+
+
+def delivery_outcomes(hours=24):
+    """{outcome: count} of the deliveries received in the last `hours`."""
+    since = utcnow() - datetime.timedelta(hours=hours)
+    query = (
+        Delivery.select(Delivery.outcome, fn.COUNT(Delivery.id))
+        .where(Delivery.received_at >= since)
+        .group_by(Delivery.outcome)
+        .tuples()
+    )
+    return dict(query)
