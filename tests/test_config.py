@@ -1,20 +1,15 @@
 """Configuration from the environment: defaults, errors naming the variable, no secrets shown."""
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from prmonitor.config import Config, ConfigError
+
+from .fakes import new_private_key
 
 
 @pytest.fixture(scope="module")
 def pem():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
+    return new_private_key()
 
 
 def test_defaults():

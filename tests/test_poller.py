@@ -1,0 +1,285 @@
+"""Reconciliation against the loopback fake of GitHub: whatever webhooks were lost, late or out of
+order, one or two cycles make the database equal GitHub's truth, and an idle cycle costs nothing
+of the rate limit."""
+
+import json
+import random
+
+import pytest
+
+from prmonitor import lease
+from prmonitor.models import Pr, Workflow, WorkflowJob
+from prmonitor.poller import Poller
+
+from .conftest import signed_post
+from .fakes import FakeGitHub, app_client, serve_fake
+
+INSTALLATION = 7
+REPOS = ("octo-org/widgets", "octo-org/gadgets", "octo-org/gizmos")
+
+
+def build_world(fake):
+    """Three installed repositories: PRs passing, failing, running, re-run, from a fork, and one
+    merged; a push to main with no PR."""
+    fake.add_installation(INSTALLATION)
+    for name in REPOS:
+        fake.add_repo(name, installation_id=INSTALLATION)
+    widgets, gadgets, gizmos = REPOS
+    passing = fake.open_pr(widgets, title="passing")
+    fake.finish_run(fake.add_run(widgets, passing["head"]["sha"])["id"])
+    failing = fake.open_pr(widgets, title="failing")
+    run = fake.add_run(widgets, failing["head"]["sha"], jobs=("build", "test", "lint"))
+    fake.finish_run(run["id"], {"test": "failure"})
+    running = fake.open_pr(gadgets, title="running")
+    run = fake.add_run(gadgets, running["head"]["sha"])
+    fake.start_job(_job_ids(fake, run["id"])[0])
+    rerun = fake.open_pr(gadgets, title="re-run")
+    run = fake.add_run(gadgets, rerun["head"]["sha"])
+    fake.finish_run(run["id"], {"build": "failure"})
+    fake.rerun(run["id"])
+    fake.finish_run(run["id"])
+    fork = fake.open_pr(gizmos, title="from a fork", fork=True)
+    fake.finish_run(fake.add_run(gizmos, fork["head"]["sha"])["id"], {"test": "failure"})
+    ready = fake.open_pr(gizmos, title="ready")
+    fake.finish_run(fake.add_run(gizmos, ready["head"]["sha"])["id"])
+    fake.finish_run(fake.add_run(gizmos, "f" * 40, name="Deploy", event="push")["id"])
+
+
+def _job_ids(fake, run_id):
+    return sorted(job_id for job_id, job in fake.jobs.items() if job["run_id"] == run_id)
+
+
+@pytest.fixture
+def fake():
+    fake = FakeGitHub()
+    build_world(fake)
+    return fake
+
+
+@pytest.fixture
+def github_url(fake):
+    with serve_fake(fake) as url:
+        yield url
+
+
+def make_poller(fake, github_url, **options):
+    github = app_client(fake, github_url, sleep=lambda seconds: None)
+    return Poller(github, interval=1, lease_ttl=options.pop("lease_ttl", 30), **options)
+
+
+@pytest.fixture
+def poller(app, fake, github_url):
+    poller = make_poller(fake, github_url)
+    yield poller
+    poller.github.close()
+
+
+def stored_rows():
+    runs = {
+        (w.run_id, w.run_attempt, w.status, w.conclusion, w.head_sha)
+        for w in Workflow.select()
+        if w.status_rank >= 0
+    }
+    jobs = {
+        (
+            j.job_id,
+            j.run_id,
+            j.run_attempt,
+            j.status,
+            j.conclusion,
+            tuple(json.loads(j.failed_steps)),
+        )
+        for j in WorkflowJob.select()
+    }
+    return runs, jobs
+
+
+def assert_converged(fake):
+    """Every run is stored as GitHub has it, and every job of a PR's runs (a push to main has
+    no PR: its jobs are not polled)."""
+    want_runs, want_jobs = fake.expected_rows()
+    pushes = {run_id for run_id, run in fake.runs.items() if run["event"] == "push"}
+    want_jobs = {job for job in want_jobs if job[1] not in pushes}
+    runs, jobs = stored_rows()
+    jobs = {job for job in jobs if job[1] not in pushes}
+    assert runs == want_runs
+    assert jobs == want_jobs
+    # No placeholder is left, and every run of a PR's head is that PR's.
+    assert not Workflow.select().where(Workflow.status_rank < 0).exists()
+    for pr in Pr.select():
+        linked = Workflow.select().where(Workflow.pr == pr.id)
+        assert {w.head_sha for w in linked} <= {h.head_sha for h in pr.heads}
+    unlinked = Workflow.select().where(Workflow.pr.is_null())
+    assert {w.workflow_name for w in unlinked} == {"Deploy"}
+
+
+def deliver_events(client, events):
+    for event in events:
+        response = signed_post(client, event.name, event.payload, delivery_id=event.guid)
+        assert response.status_code in (200, 202), response.get_json()
+
+
+def test_poll_only_converges_in_one_cycle(poller, fake):
+    report = poller.run_once()
+    assert report["errors"] == 0 and report["repos"] == len(REPOS)
+    assert_converged(fake)
+    states = {pr.title: (pr.state, pr.tracking) for pr in Pr.select()}
+    assert len(states) == 6 and set(states.values()) == {("open", "auto")}
+
+
+def test_an_idle_cycle_costs_no_rate_limited_call(poller, fake):
+    poller.run_once()
+    fake.reset_calls()
+    report = poller.run_once()
+    assert fake.rate_limited_calls == 0
+    assert report["counted"] == 0 and report["not_modified"] == report["calls"] > 0
+    assert {(c.status, c.auth) for c in fake.calls} == {(304, "installation"), (304, "jwt")}
+    assert_converged(fake)
+
+
+def test_a_restarted_poller_still_asks_conditionally(app, poller, fake, github_url):
+    poller.run_once()
+    lease.release(lease.POLLER, poller.holder)
+    fake.reset_calls()
+    fresh = make_poller(fake, github_url)
+    fresh.run_once()
+    fresh.github.close()
+    # Only the new process's installation token costs anything: its ETags came from the database.
+    assert fake.rate_limited_calls == 0
+
+
+def test_a_random_half_of_the_webhooks_dropped(client, poller, fake):
+    events = list(fake.events)
+    random.Random(4).shuffle(events)
+    deliver_events(client, events[: len(events) // 2])
+    poller.run_once()
+    assert_converged(fake)
+
+
+def test_late_out_of_order_webhooks_after_a_poll_change_nothing(client, poller, fake):
+    poller.run_once()
+    events = list(fake.events)
+    random.Random(9).shuffle(events)
+    deliver_events(client, events)
+    assert_converged(fake)
+
+
+def test_changes_after_a_poll_converge_in_the_next_cycle(client, poller, fake):
+    poller.run_once()
+    gadgets = REPOS[1]
+    running = next(pr for pr in Pr.select() if pr.title == "running")
+    run_id = next(r for r, run in fake.runs.items() if run["head_sha"] == running.head_sha)
+    fake.finish_run(run_id, {"test": "failure"})
+    fake.rerun(run_id)
+    pushed = fake.push(gadgets, running.pr_number)
+    fake.add_run(gadgets, pushed)
+    fake.reset_calls()
+    poller.run_once()
+    assert_converged(fake)
+    assert Pr.get_by_id(running.id).head_sha == pushed
+    # The changed listings and the changed run's jobs, nothing per unchanged run.
+    assert fake.rate_limited_calls <= 6
+
+
+def test_a_pr_merged_while_webhooks_were_lost(poller, fake):
+    poller.run_once()
+    ready = Pr.get(Pr.title == "ready")
+    fake.close_pr(REPOS[2], ready.pr_number, merged=True)
+    poller.run_once()
+    assert Pr.get_by_id(ready.id).state == "merged"
+    assert_converged(fake)
+
+
+def test_a_closed_pr_gets_one_final_pass_then_costs_nothing(poller, fake):
+    poller.run_once()
+    widgets = REPOS[0]
+    passing = Pr.get(Pr.title == "passing")
+    run = fake.add_run(widgets, passing.head_sha, name="Late")
+    fake.close_pr(widgets, passing.pr_number)
+    poller.run_once()
+    assert Pr.get_by_id(passing.id).state == "closed"
+    assert (run["id"], 1) in {(w.run_id, w.run_attempt) for w in Workflow.select()}
+    fake.finish_run(run["id"])
+    fake.reset_calls()
+    poller.run_once()
+    # Its head is no longer asked about, nor the run's jobs: the PR had its final pass.
+    assert fake.count(path=rf"/runs/{run['id']}/jobs") == 0
+    assert fake.count(path=r"/actions/runs$", status=200) == 1  # the repo listing changed
+
+
+def test_a_stopped_pr_is_no_longer_polled(poller, fake, app):
+    poller.run_once()
+    failing = Pr.get(Pr.title == "failing")
+    Pr.update(tracking="stopped").where(Pr.id == failing.id).execute()
+    fake.add_run(REPOS[0], failing.head_sha, name="Again")
+    poller.run_once()
+    # The repository's listing stored the new run, but its jobs were never asked for.
+    again = Workflow.get(Workflow.workflow_name == "Again")
+    assert fake.count(path=rf"/runs/{again.run_id}/jobs") == 0
+    assert Pr.get_by_id(failing.id).tracking == "stopped"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"path": r"/actions/runs$", "status": 502, "times": 2},
+        {"path": r"/pulls$", "status": None, "delay": 3, "times": 1},
+        {"path": r"/jobs$", "status": 403, "retry_after": 1, "times": 2},
+        {"path": r"/actions/runs$", "status": 503, "times": 12},
+    ],
+    ids=["502-burst", "timeout", "secondary-limit", "long-outage"],
+)
+def test_faults_mid_cycle_lose_nothing(poller, fake, fault):
+    fault = dict(fault)  # the same dict serves every backend
+    fake.inject(fault.pop("path"), **fault)
+    poller.run_once()  # completes, perhaps with a repository left for the next cycle
+    poller.run_once()
+    assert_converged(fake)
+
+
+def test_an_expired_token_mid_cycle(poller, fake):
+    poller.run_once()
+    fake.expire_tokens()
+    fake.finish_run(next(r for r, run in fake.runs.items() if run["status"] != "completed"))
+    report = poller.run_once()
+    assert report["errors"] == 0
+    assert_converged(fake)
+
+
+def test_a_spent_rate_limit_defers_the_installation(poller, fake):
+    poller.run_once()
+    fake.finish_run(next(r for r, run in fake.runs.items() if run["status"] != "completed"))
+    fake.set_rate_limit(0, reset_in=900)
+    report = poller.run_once()
+    assert report["errors"] == 1  # the first repository; the others wait for the reset too
+    assert fake.count(status=403) == 1  # asked once, then not again until the reset
+    fake.set_rate_limit(5000)
+    poller.github._budgets.clear()  # as if the reset time had passed
+    poller.run_once()
+    assert_converged(fake)
+
+
+def test_two_pollers_one_lease(app, fake, github_url):
+    first = make_poller(fake, github_url, lease_ttl=30)
+    second = make_poller(fake, github_url, lease_ttl=30)
+    assert first.run_once() is not None
+    assert second.run_once() is None  # the lease is held
+    assert first.run_once() is not None  # the holder renews it
+    lease.release(lease.POLLER, first.holder)
+    assert second.run_once() is not None  # given back: taken at once
+    for poller in (first, second):
+        poller.github.close()
+
+
+def test_a_crashed_holders_lease_expires(app, fake, github_url):
+    crashed = make_poller(fake, github_url, lease_ttl=1)
+    assert crashed.run_once() is not None  # then it dies without giving the lease back
+    other = make_poller(fake, github_url, lease_ttl=30)
+    assert other.run_once() is None
+    Workflow._meta.database.execute_sql(
+        "UPDATE leases SET expires_at = '2000-01-01 00:00:00'"
+    )  # as if its ttl had passed
+    assert other.run_once() is not None
+    assert lease.describe(lease.POLLER)["holder"] == other.holder
+    for poller in (crashed, other):
+        poller.github.close()

@@ -1,0 +1,72 @@
+"""Missed-delivery recovery against the loopback fake: only deliveries that never succeeded,
+failed on the wire, and that we never processed are asked again, once each, at a bounded rate."""
+
+import pytest
+
+from prmonitor.models import Pr, Redelivery
+from prmonitor.redeliver import Recovery
+
+from .conftest import signed_post
+from .fakes import app_client, installed, serve_fake
+
+REPO = "octo-org/widgets"
+
+
+@pytest.fixture
+def fake():
+    return installed((REPO,))
+
+
+@pytest.fixture
+def github(app, fake):
+    with serve_fake(fake) as url:
+        github = app_client(fake, url)
+        yield github
+        github.close()
+
+
+def test_failed_deliveries_are_redelivered_once(client, fake, github):
+    opened = fake.open_pr(REPO, title="lost")
+    lost = fake.events[-1]
+    fake.add_delivery("pull_request", "opened", 502, guid=lost.guid)
+    fake.add_delivery("pull_request", "opened", 0, guid=lost.guid)  # timed out, the same GUID
+    recovered = fake.add_delivery("pull_request", "opened", 503)
+    fake.add_delivery("pull_request", "synchronize", 200, guid=recovered["guid"])
+    refused = fake.add_delivery("pull_request", "edited", 400)  # it would fail again
+    processed = fake.add_delivery("workflow_run", "completed", 504)  # our answer came late
+    signed_post(client, "ping", {"zen": "late"}, delivery_id=processed["guid"])
+    fake.on_redeliver = lambda guid, event, payload: signed_post(
+        client, event, payload, delivery_id=guid
+    )
+
+    assert Recovery(github).run() == 1
+    assert Recovery(github).run() == 0  # asked once, never again
+    newest_attempt = max(
+        d["id"] for d in fake.deliveries if d["guid"] == lost.guid and d["status_code"] != 200
+    )
+    assert fake.redelivered == [newest_attempt]
+    assert [r.guid for r in Redelivery.select()] == [lost.guid]
+    # The redelivered event went through the receiver.
+    assert Pr.get(Pr.pr_number == opened["number"]).title == "lost"
+    assert refused["guid"] not in {r.guid for r in Redelivery.select()}
+
+
+def test_redeliveries_per_cycle_are_bounded(fake, github):
+    for _ in range(5):
+        fake.add_delivery("workflow_job", "queued", 502)
+    recovery = Recovery(github, per_cycle=2)
+    assert [recovery.run(), recovery.run(), recovery.run(), recovery.run()] == [2, 2, 1, 0]
+    assert len(set(fake.redelivered)) == 5
+
+
+def test_deliveries_are_read_across_pages_and_an_idle_look_is_a_304(fake, github):
+    for _ in range(120):
+        fake.add_delivery("workflow_job", "queued", 200)
+    fake.add_delivery("workflow_job", "queued", 502)
+    recovery = Recovery(github)
+    assert recovery.run() == 1
+    assert recovery.run() == 0  # the redelivery itself is a new entry
+    fake.reset_calls()
+    assert recovery.run() == 0
+    assert fake.count(path=r"/app/hook/deliveries$") == 1
+    assert fake.count(path=r"/app/hook/deliveries$", status=304) == 1
