@@ -26,6 +26,10 @@ TOKEN_MARGIN = 300
 # A secondary-limit Retry-After up to this long is waited out inside the call; a longer one (or a
 # spent primary limit, which resets within the hour) ends the call with RateLimited instead.
 MAX_INLINE_WAIT = 60
+# The poller leaves this share of each installation's hourly limit to other work, and spreads
+# what is above it over at most this many cycles.
+RESERVE = 0.2
+HORIZON = 10
 
 
 class GitHubError(Exception):
@@ -107,6 +111,8 @@ STAT_NAMES = ("calls", "not_modified", "counted", "rate_limited", "retries")
 class _Budget:
     remaining: int | None = None
     reset_at: float = 0.0
+    limit: int | None = None
+    cycle_start: int | None = None  # `remaining` when the poller's cycle first saw this budget
 
 
 class GitHub:
@@ -246,6 +252,31 @@ class GitHub:
             budget = self._budgets.setdefault(bucket, _Budget())
             budget.remaining = int(remaining)
             budget.reset_at = float(reset) if reset and reset.isdigit() else time.time() + 60
+            limit = response.headers.get("X-RateLimit-Limit", "")
+            budget.limit = int(limit) if limit.isdigit() else budget.limit
+            if budget.cycle_start is None:
+                budget.cycle_start = budget.remaining
+
+    def start_cycle(self):
+        """A poll cycle begins: may_spend measures this cycle's spending from here."""
+        with self._budget_lock:
+            for budget in self._budgets.values():
+                budget.cycle_start = budget.remaining
+
+    def may_spend(self, installation, interval, reserve=RESERVE, horizon=HORIZON):
+        """Whether the poller may make more optional calls (that GitHub may count) this cycle.
+
+        A cycle may spend an even share, over the next `horizon` cycles or the cycles left
+        until the reset if fewer, of what is left above a `reserve` share of the limit: a cold
+        start catches up within the hour without spending the budget other work needs."""
+        with self._budget_lock:
+            budget = self._budgets.get(installation or "token")
+            if budget is None or budget.remaining is None or budget.cycle_start is None:
+                return True
+            cycles_left = max(1.0, min(horizon, (budget.reset_at - time.time()) / interval))
+            spare = budget.cycle_start - reserve * (budget.limit or budget.cycle_start)
+            spent = budget.cycle_start - budget.remaining
+            return spent < spare / cycles_left
 
     def _check_budget(self, bucket):
         """Never spend a call that GitHub would refuse: wait for the reset instead."""

@@ -27,7 +27,7 @@ class Poller:
         # short enough that a crashed holder is replaced within a few cycles.
         self.lease_ttl = lease_ttl or max(3 * interval, 120)
         self.holder = holder or lease.new_holder()
-        self.reconciler = Reconciler(github, EtagStore())
+        self.reconciler = Reconciler(github, EtagStore(), interval)
         use_recovery = github.is_app if recover is None else recover
         self.recovery = Recovery(github) if use_recovery else None
 
@@ -76,7 +76,8 @@ class Poller:
     def _cycle(self):
         started = time.monotonic()
         self.github.stats.take()
-        totals = {"repos": 0, "prs": 0, "runs_synced": 0, "errors": 0, "redelivered": 0}
+        self.github.start_cycle()
+        totals = {"repos": 0, "prs": 0, "runs_synced": 0, "runs_deferred": 0, "errors": 0}
         limited = set()
         for target in self._targets():
             if target.installation_id in limited:

@@ -14,7 +14,7 @@ from peewee import fn
 
 from . import db, payloads, record
 from .github import NotFound
-from .models import TRACKED, Pr, Workflow, utcnow
+from .models import FAILED_CONCLUSIONS, TRACKED, Pr, Workflow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ class Target:
 
 
 class Reconciler:
-    def __init__(self, github, etags):
-        self.github, self.etags = github, etags
+    def __init__(self, github, etags, interval=60.0):
+        self.github, self.etags, self.interval = github, etags, interval
 
     def _get(self, target, path, params=None):
         return self.github.get(f"repos/{target.full_name}/{path}", params, target.installation_id)
@@ -86,12 +86,18 @@ class Reconciler:
                 found.update(self._sync_head_runs(target, pr.head_sha))
                 heads.add(pr.head_sha)
         runs = self._runs_needing_jobs([pr.id for pr in prs])
+        synced = 0
         for run_id in runs:
+            if not self.github.may_spend(target.installation_id, self.interval):
+                break  # the rest wait for the next cycle's share of the budget
             if run_id not in found:
                 self._sync_run(target, run_id)
             self._sync_jobs(target, run_id)
-        self._mark_reconciled(prs)
-        return {"prs": len(prs), "runs_synced": len(runs)}
+            synced += 1
+        deferred = len(runs) - synced
+        if not deferred:
+            self._mark_reconciled(prs)
+        return {"prs": len(prs), "runs_synced": synced, "runs_deferred": deferred}
 
     # -- pull requests ---------------------------------------------------------------------
 
@@ -208,7 +214,8 @@ class Reconciler:
 
     def _runs_needing_jobs(self, pr_ids):
         """Run ids of these PRs whose latest attempt is not final: still running, or its jobs
-        not read since it completed."""
+        not read since it completed. Running ones first, then failed ones, newest first: the
+        order they are read in when the budget cannot cover them all."""
         if not pr_ids:
             return []
         latest = (
@@ -224,7 +231,11 @@ class Reconciler:
                 & (Workflow.run_attempt == latest.c.attempt),
             )
             .where((Workflow.status != "completed") | Workflow.jobs_synced_at.is_null())
-            .order_by(Workflow.run_id)
+            .order_by(
+                (Workflow.status != "completed").desc(),
+                Workflow.conclusion.in_(FAILED_CONCLUSIONS).desc(),
+                Workflow.run_id.desc(),
+            )
         )
         return [run_id for (run_id,) in query.tuples()]
 

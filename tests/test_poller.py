@@ -283,3 +283,15 @@ def test_a_crashed_holders_lease_expires(app, fake, github_url):
     assert lease.describe(lease.POLLER)["holder"] == other.holder
     for poller in (crashed, other):
         poller.github.close()
+
+
+def test_a_cold_start_beyond_the_budget_is_spread_over_cycles(poller, fake):
+    fake.set_rate_limit(1040, reset_in=3600)  # the reserve is a fifth of 5,000: 40 to spare
+    first = poller.run_once()
+    assert first["runs_deferred"] > 0 and first["errors"] == 0
+    for _ in range(30):
+        if poller.run_once()["runs_deferred"] == 0:
+            break
+    assert_converged(fake)
+    remaining = poller.github._budgets[INSTALLATION].remaining
+    assert remaining >= 1000 - 3  # the reserve is kept, give or take one run's calls
