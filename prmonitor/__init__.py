@@ -30,11 +30,12 @@ def create_app(config=None):
     _init_auth(app, config.api_token)
     _init_errors(app)
 
-    from . import api, dashboard, webhooks
+    from . import api, dashboard, setup, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(setup.bp)
     return app
 
 

@@ -137,6 +137,7 @@ class FakeGitHub:
     def _init_service(self):
         self.calls, self.errors = [], []  # errors: exceptions raised while answering
         self.on_redeliver = None
+        self.manifest_codes = set()  # codes /app-manifests/{code}/conversions accepts, once
         self._tokens, self._personal, self._buckets, self._faults = {}, set(), {}, []
         self._rate_default = None
 
@@ -776,6 +777,8 @@ class FakeGitHub:
         return _not_found()
 
     def _dispatch(self, exchange, kind, handler, groups):
+        if kind == "none":
+            return handler(exchange, *groups)
         if kind == "jwt":
             if not self._valid_jwt(exchange.credential):
                 return _json(401, {"message": JWT_ERROR, "documentation_url": DOCS})
@@ -925,6 +928,23 @@ class FakeGitHub:
 
         return self._paged(exchange.request, repos, wrap)
 
+    def _convert_manifest(self, exchange, code):
+        """The App-manifest flow's last step: a code GitHub gave the browser, used once.
+        https://docs.github.com/en/rest/apps/apps#create-a-github-app-from-a-manifest"""
+        if code not in self.manifest_codes:
+            return _not_found()
+        self.manifest_codes.discard(code)
+        app = {
+            "id": self.app_id,
+            "slug": "prmonitor",
+            "name": "prmonitor",
+            "html_url": f"{WEB}/apps/prmonitor",
+            "pem": self.private_key_pem,
+            "webhook_secret": "whsec-from-manifest",
+            "client_id": "Iv1.fake",
+        }
+        return _json(201, app)
+
     def _get_repo(self, exchange, repo):
         return _json(200, repo)
 
@@ -1033,6 +1053,7 @@ ROUTES = [
     ("GET", REPO + r"/actions/runs/(\d+)/jobs", "repo", "_list_jobs"),
     ("GET", r"/app/hook/deliveries", "jwt", "_list_deliveries"),
     ("POST", r"/app/hook/deliveries/(\d+)/attempts", "jwt", "_redeliver"),
+    ("POST", r"/app-manifests/([A-Za-z0-9]+)/conversions", "none", "_convert_manifest"),
 ]
 
 

@@ -1,0 +1,62 @@
+"""Creating the App from its manifest: the form GitHub receives, and the code turned into the
+App's credentials through the loopback fake."""
+
+import html
+import json
+import re
+from pathlib import Path
+
+from prmonitor.setup import MANIFEST, manifest_for, web_url
+
+from .conftest import make_config
+from .fakes import FakeGitHub, serve_fake
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_manifest_file_is_the_one_the_setup_page_sends():
+    assert json.loads((ROOT / "github-app.json").read_text()) == MANIFEST
+    assert MANIFEST["default_permissions"] == {
+        "actions": "read",
+        "checks": "read",
+        "metadata": "read",
+        "pull_requests": "write",
+    }
+    assert MANIFEST["default_events"] == ["workflow_run", "workflow_job", "pull_request"]
+
+
+def test_setup_posts_the_manifest_with_this_deployments_urls(client):
+    response = client.get("/setup?org=octo-org", base_url="https://ci.example.com")
+    page = response.get_data(as_text=True)
+    action = re.search(r'<form action="([^"]+)"', page).group(1)
+    assert action.startswith("https://github.com/organizations/octo-org/settings/apps/new?state=")
+    sent = json.loads(html.unescape(re.search(r'name="manifest" value="([^"]+)"', page).group(1)))
+    assert sent == manifest_for("https://ci.example.com/")
+    assert sent["hook_attributes"]["url"] == "https://ci.example.com/api/github/webhooks"
+    assert sent["redirect_url"] == "https://ci.example.com/setup/callback"
+    assert client.get("/setup?org=../x").status_code == 400
+
+
+def test_enterprise_server_web_address():
+    assert web_url("https://api.github.com") == "https://github.com"
+    assert web_url("https://ghe.example.com/api/v3") == "https://ghe.example.com"
+
+
+def test_the_callback_turns_the_code_into_credentials_once(database_url, tmp_path):
+    from prmonitor import create_app
+
+    fake = FakeGitHub()
+    fake.manifest_codes.add("abc123")
+    with serve_fake(fake) as url:
+        app = create_app(make_config(database_url, github_api_url=url))
+        client = app.test_client()
+        start = client.get("/setup")
+        state = re.search(r"state=([^\"&]+)", start.get_data(as_text=True)).group(1)
+        assert client.get("/setup/callback?code=abc123&state=forged").status_code == 400
+        done = client.get(f"/setup/callback?code=abc123&state={state}")
+        page = done.get_data(as_text=True)
+        assert done.status_code == 200 and done.headers["Cache-Control"] == "no-store"
+        assert f"APP_ID={fake.app_id}" in page and "WEBHOOK_SECRET=whsec-from-manifest" in page
+        assert "BEGIN PRIVATE KEY" in page
+        again = client.get(f"/setup/callback?code=abc123&state={state}")
+        assert again.status_code == 400  # the state cookie went with the first use
