@@ -15,6 +15,11 @@ def up(migrator, db):
         migrator.add_column("workflows", "jobs_synced_at", DateTimeField(null=True)),
     )
     db.create_tables(_new_tables(db))
+    # PRs closed before the poller existed had their final pass long ago: without this, the
+    # first cycle would spend a call on each of them.
+    db.execute_sql(
+        "UPDATE prs SET reconciled_at = CURRENT_TIMESTAMP WHERE state IS NULL OR state <> 'open'"
+    )
 
 
 def _new_tables(db):

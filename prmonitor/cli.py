@@ -187,8 +187,8 @@ def _report_line(report):
 def cmd_start(config, args):
     from .github import GitHub
     from .httpcache import EtagStore
-    from .poller import installation_for
     from .reconcile import Reconciler, Target
+    from .targets import installation_for
 
     _require_credentials(config)
     full_name = args.repo or _origin_repo()

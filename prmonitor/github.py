@@ -6,7 +6,6 @@ https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
 """
 
 import datetime
-import json
 import logging
 import random
 import threading
@@ -113,14 +112,15 @@ class _Budget:
     reset_at: float = 0.0
     limit: int | None = None
     cycle_start: int | None = None  # `remaining` when the poller's cycle first saw this budget
+    blocked_until: float = 0.0  # a rate-limit answer said: nothing before then
 
 
 class GitHub:
     """A client for one GitHub (github.com or an Enterprise Server), authenticated as the App
     (`app_id` and `private_key`) or with a personal/Actions `token`.
 
-    `etags` looks up the ETag and body stored for a URL (see httpcache); the caller stores a
-    page once it has used it, so a page whose handling failed is fetched again in full.
+    `etags.get(url)` gives the Page stored for a URL, or None (see httpcache); the caller
+    stores a page once it has used it, so a page whose handling failed is fetched again in full.
     """
 
     def __init__(
@@ -179,10 +179,11 @@ class GitHub:
         `conditional`, send the stored ETag and take the stored body on a 304."""
         url = self.url(path, params)
         stored = self.etags.get(url) if (conditional and self.etags) else None
-        headers = {"If-None-Match": stored[0]} if stored else {}
+        headers = {"If-None-Match": stored.etag} if stored else {}
         response = self.request("GET", url, installation, as_app, headers)
         if response.status_code == 304 and stored:
-            return Page(url, json.loads(stored[1]), stored[0], True, _next_url(response))
+            # A 304 need not carry the Link header: the next page is the one stored.
+            return Page(url, stored.body, stored.etag, True, stored.next_url)
         return Page(url, _json(response), response.headers.get("ETag"), False, _next_url(response))
 
     def get_pages(self, path, params=None, installation=None, as_app=False, limit=10):
@@ -278,11 +279,21 @@ class GitHub:
             spent = budget.cycle_start - budget.remaining
             return spent < spare / cycles_left
 
+    def _block(self, bucket, until):
+        with self._budget_lock:
+            budget = self._budgets.setdefault(bucket, _Budget())
+            budget.blocked_until = max(budget.blocked_until, until)
+
     def _check_budget(self, bucket):
         """Never spend a call that GitHub would refuse: wait for the reset instead."""
         with self._budget_lock:
             budget = self._budgets.get(bucket)
-        if budget and budget.remaining == 0 and budget.reset_at > time.time():
+        if budget is None:
+            return
+        now = time.time()
+        if budget.blocked_until > now:
+            raise RateLimited(f"rate limited for {bucket}", budget.blocked_until)
+        if budget.remaining == 0 and budget.reset_at > now:
             raise RateLimited(f"rate limit spent for {bucket}", budget.reset_at)
 
     def _wait_out(self, response, bucket):
@@ -296,10 +307,14 @@ class GitHub:
         if response.headers.get("X-RateLimit-Remaining") == "0":
             reset = response.headers.get("X-RateLimit-Reset", "")
             reset_at = float(reset) if reset.isdigit() else now + 60
+            self._block(bucket, reset_at)
             raise RateLimited(f"rate limit spent for {bucket}", reset_at)
         # A secondary limit: Retry-After when given, else at least a minute.
         wait = int(retry_after) if retry_after.isdigit() else 60
         if wait > MAX_INLINE_WAIT:
+            # Remembered, so that no call on this budget goes out before then, next cycle
+            # included: GitHub may ban an integration that keeps calling while limited.
+            self._block(bucket, now + wait)
             raise RateLimited(f"secondary rate limit for {bucket}", now + wait)
         log.warning("github secondary rate limit; waiting %ds", wait)
         self._sleep(wait)

@@ -9,6 +9,7 @@ import datetime
 import json
 
 from . import db
+from .github import Page
 from .models import HttpCache, utcnow
 
 # Entries not saved again for this long belong to PRs and runs no longer polled.
@@ -17,24 +18,28 @@ KEEP = datetime.timedelta(days=7)
 
 class EtagStore:
     def get(self, url):
-        """(etag, body as JSON text) stored for `url`, or None."""
-        return (
+        """The Page stored for `url` (its ETag, body and next-page link), or None."""
+        row = (
             HttpCache.select(HttpCache.etag, HttpCache.body)
             .where(HttpCache.url == url)
             .tuples()
             .first()
         )
+        if row is None:
+            return None
+        stored = json.loads(row[1])
+        return Page(url, stored["body"], row[0], True, stored.get("next"))
 
     def save(self, page, body=None):
         """Remember a page once it has been used; `body` replaces what is kept (a slimmer copy).
         A 304 keeps the entry as it is."""
         if page.not_modified or not page.etag:
             return
-        text = json.dumps(page.body if body is None else body, separators=(",", ":"))
+        kept = {"body": page.body if body is None else body, "next": page.next_url}
+        text = json.dumps(kept, separators=(",", ":"))
+        row = {"url": page.url, "etag": page.etag, "body": text, "saved_at": utcnow()}
         with db.writing():
-            HttpCache.insert(
-                url=page.url, etag=page.etag, body=text, saved_at=utcnow()
-            ).on_conflict(
+            HttpCache.insert(**row).on_conflict(
                 conflict_target=[HttpCache.url],
                 preserve=[HttpCache.etag, HttpCache.body, HttpCache.saved_at],
             ).execute()

@@ -7,6 +7,7 @@ upserts (record.py), so a poll racing a webhook cannot move a row backwards. A p
 saved only after its rows are committed: a pass cut short reads it in full next time.
 """
 
+import datetime
 import logging
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from peewee import fn
 
 from . import db, payloads, record
 from .github import NotFound
-from .models import FAILED_CONCLUSIONS, TRACKED, Pr, Workflow, utcnow
+from .models import EPOCH, FAILED_CONCLUSIONS, TRACKED, Pr, Workflow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ RUN_KEYS = (
     "run_started_at",
     "pull_requests",
 )
+# A closed PR whose runs never settle (a run waiting for an approval that never comes) stops
+# being polled this long after it closed.
+FINAL_PASS_LIMIT = datetime.timedelta(days=1)
 PULL_KEYS = ("number", "state", "title", "html_url", "updated_at", "merged_at", "merged")
 
 
@@ -57,47 +61,58 @@ class Target:
 
 
 class Reconciler:
-    def __init__(self, github, etags, interval=60.0):
+    def __init__(self, github, etags, interval=60.0, heartbeat=None):
         self.github, self.etags, self.interval = github, etags, interval
+        # Called between runs: the poller renews its lease there (and stops if it was lost).
+        self.heartbeat = heartbeat or (lambda: None)
+        self.deferred = 0
 
     def _get(self, target, path, params=None):
         return self.github.get(f"repos/{target.full_name}/{path}", params, target.installation_id)
+
+    def _may_spend(self, target):
+        """Whether this cycle's share of the budget allows another optional read; counts the
+        reads put off to a later cycle."""
+        if self.github.may_spend(target.installation_id, self.interval):
+            return True
+        self.deferred += 1
+        return False
 
     # -- a repository ----------------------------------------------------------------------
 
     def reconcile_repo(self, target):
         """One pass over a repository; returns what it did, as counts."""
+        self.deferred = 0
         open_numbers = self._sync_open_pulls(target)
         # Runs first: a run's pull_requests can name a PR the open listing no longer shows.
-        listed = self._sync_recent_runs(target)
+        listed, covered = self._sync_recent_runs(target)
         prs = self._prs_to_reconcile(target, open_numbers)
-        return self._reconcile_prs(target, prs, listed)
+        return self._reconcile_prs(target, prs, listed, covered)
 
     def reconcile_pr(self, target, number):
         """`prmonitor start`: the PR itself, its head's runs and their jobs, now."""
+        self.deferred = 0
         pr = self._sync_pull(target, number, tracking="manual")
-        return self._reconcile_prs(target, [pr], listed={})
+        return self._reconcile_prs(target, [pr], {}, set())
 
-    def _reconcile_prs(self, target, prs, listed):
+    def _reconcile_prs(self, target, prs, listed, covered):
         found = dict(listed)
-        heads = {run.get("head_sha") for run in found.values()}
         for pr in prs:
-            if pr.head_sha and pr.head_sha not in heads:
+            if pr.head_sha and pr.head_sha not in covered and self._may_spend(target):
                 found.update(self._sync_head_runs(target, pr.head_sha))
-                heads.add(pr.head_sha)
+                covered.add(pr.head_sha)
         runs = self._runs_needing_jobs([pr.id for pr in prs])
         synced = 0
         for run_id in runs:
-            if not self.github.may_spend(target.installation_id, self.interval):
+            self.heartbeat()
+            if not self._may_spend(target):
                 break  # the rest wait for the next cycle's share of the budget
-            if run_id not in found:
-                self._sync_run(target, run_id)
-            self._sync_jobs(target, run_id)
+            if run_id in found or self._sync_run(target, run_id):
+                self._sync_jobs(target, run_id)
             synced += 1
-        deferred = len(runs) - synced
-        if not deferred:
-            self._mark_reconciled(prs)
-        return {"prs": len(prs), "runs_synced": synced, "runs_deferred": deferred}
+        self.deferred += len(runs) - synced
+        self._mark_reconciled(prs)
+        return {"prs": len(prs), "runs_synced": synced, "runs_deferred": self.deferred}
 
     # -- pull requests ---------------------------------------------------------------------
 
@@ -147,6 +162,8 @@ class Reconciler:
         chosen = []
         for pr in tracked:
             if pr.state == "open" and pr.pr_number not in open_numbers:
+                if not self._may_spend(target):
+                    continue
                 pr = self._closed_pull(target, pr)
             if pr is not None and _due(pr):
                 chosen.append(pr)
@@ -167,36 +184,75 @@ class Reconciler:
             return None
 
     def _mark_reconciled(self, prs):
-        if not prs:
-            return
-        with db.writing():
-            Pr.update(reconciled_at=utcnow()).where(Pr.id.in_([pr.id for pr in prs])).execute()
+        """Open PRs are reconciled again every pass anyway. A closed PR's final pass is over
+        once none of its runs is still running or unread (or a day after it closed)."""
+        if self.deferred:
+            prs = [pr for pr in prs if pr.state == "open"]
+        settled = set(self._prs_with_final_runs([pr.id for pr in prs if pr.state != "open"]))
+        cutoff = utcnow() - FINAL_PASS_LIMIT
+        done = [
+            pr.id
+            for pr in prs
+            if pr.state == "open" or pr.id in settled or (pr.updated_at or EPOCH) < cutoff
+        ]
+        if done:
+            with db.writing():
+                Pr.update(reconciled_at=utcnow()).where(Pr.id.in_(done)).execute()
+
+    def _prs_with_final_runs(self, pr_ids):
+        unsettled = {
+            pr_id
+            for (pr_id,) in Workflow.select(Workflow.pr)
+            .where(Workflow.run_id.in_(self._runs_needing_jobs(pr_ids) or [0]))
+            .tuples()
+        }
+        return [pr_id for pr_id in pr_ids if pr_id not in unsettled]
 
     # -- runs ------------------------------------------------------------------------------
 
     def _sync_recent_runs(self, target):
-        """The repository's newest runs (one page): stored when changed; {run_id: run}."""
+        """The repository's newest runs (one page), stored when changed: ({run_id: run}, the
+        head SHAs whose runs the page surely holds all of)."""
         page = self._get(target, "actions/runs", {"per_page": PER_PAGE})
-        return self._store_runs(target, page)
+        runs = self._store_runs(target, page)
+        newest_first = page.body.get("workflow_runs") or []
+        covered = {run.get("head_sha") for run in newest_first}
+        if page.next_url and newest_first:
+            # The oldest run shown may have older siblings of the same commit on later pages.
+            covered.discard(newest_first[-1].get("head_sha"))
+        return runs, covered
 
     def _sync_head_runs(self, target, head_sha):
         """Runs of one commit, for a PR whose head the recent runs did not reach."""
-        page = self._get(target, "actions/runs", {"head_sha": head_sha, "per_page": PER_PAGE})
-        return self._store_runs(target, page)
+        pages = self.github.get_pages(
+            f"repos/{target.full_name}/actions/runs",
+            {"head_sha": head_sha, "per_page": PER_PAGE},
+            target.installation_id,
+        )
+        found = {}
+        for page in pages:
+            found.update(self._store_runs(target, page))
+        return found
 
     def _sync_run(self, target, run_id, attempt=None):
-        """One run (or one attempt of it) that no listing showed."""
+        """One run (or one attempt of it) that no listing showed; False when GitHub no longer
+        has it (deleted runs are not asked about again)."""
         path = f"actions/runs/{run_id}" + (f"/attempts/{attempt}" if attempt else "")
         try:
             page = self._get(target, path)
         except NotFound:
             log.info("repo=%s run=%s is gone from GitHub", target.full_name, run_id)
-            return
-        if page.not_modified:
-            return
+            self._forget_run(run_id)
+            return False
+        if not page.not_modified:
+            with db.writing():
+                self._record_run(target, page.body)
+            self.etags.save(page, _slim_run(page.body))
+        return True
+
+    def _forget_run(self, run_id):
         with db.writing():
-            self._record_run(target, page.body)
-        self.etags.save(page, _slim_run(page.body))
+            Workflow.update(jobs_synced_at=utcnow()).where(Workflow.run_id == run_id).execute()
 
     def _store_runs(self, target, page):
         runs = page.body.get("workflow_runs") or []
@@ -230,7 +286,8 @@ class Reconciler:
                 on=(Workflow.run_id == latest.c.run_id)
                 & (Workflow.run_attempt == latest.c.attempt),
             )
-            .where((Workflow.status != "completed") | Workflow.jobs_synced_at.is_null())
+            # Set only once an attempt completed and its jobs were read (or it was deleted).
+            .where(Workflow.jobs_synced_at.is_null())
             .order_by(
                 (Workflow.status != "completed").desc(),
                 Workflow.conclusion.in_(FAILED_CONCLUSIONS).desc(),
@@ -244,11 +301,16 @@ class Reconciler:
     def _sync_jobs(self, target, run_id):
         """Every job of every attempt of a run (filter=all keeps earlier attempts' jobs)."""
         completed_before = self._completed_attempts(run_id)
-        pages = self.github.get_pages(
-            f"repos/{target.full_name}/actions/runs/{run_id}/jobs",
-            {"filter": "all", "per_page": PER_PAGE},
-            target.installation_id,
-        )
+        try:
+            pages = self.github.get_pages(
+                f"repos/{target.full_name}/actions/runs/{run_id}/jobs",
+                {"filter": "all", "per_page": PER_PAGE},
+                target.installation_id,
+            )
+        except NotFound:
+            log.info("repo=%s run=%s is gone from GitHub", target.full_name, run_id)
+            self._forget_run(run_id)
+            return
         jobs = [job for page in pages for job in page.body.get("jobs") or []]
         if not all(page.not_modified for page in pages):
             self._store_jobs(target, jobs)

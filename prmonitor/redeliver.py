@@ -58,6 +58,8 @@ class Recovery:
             oldest = _delivered_at(batch[-1]) if batch else None
             if not page.next_url or oldest is None or oldest < since:
                 break
+            if page.not_modified and self._seen_until is not None:
+                break  # nothing new since a look that left nothing over
             url, params = page.next_url, None
         return [d for d in found if (_delivered_at(d) or since) >= since]
 

@@ -1,6 +1,7 @@
 """The GitHub client over real HTTP against the loopback fake: App JWT, token cache, ETags,
 pagination, retries, rate limits."""
 
+import dataclasses
 import threading
 import time
 
@@ -33,12 +34,11 @@ class MemoryEtags:
         self.pages = {}
 
     def get(self, url):
-        return self.pages.get(url)
+        page = self.pages.get(url)
+        return dataclasses.replace(page, not_modified=True) if page else None
 
     def save(self, page):
-        import json
-
-        self.pages[page.url] = (page.etag, json.dumps(page.body))
+        self.pages[page.url] = page
 
 
 def client(fake, base_url, **options):

@@ -135,6 +135,8 @@ def test_upgrade_from_0001_keeps_every_row(bare_db):
     # Upgraded rows are as far along as their status says: nothing late can move them back.
     assert (workflow.status_rank, workflow.updated_at) == (3, workflow.completed_at)
     assert {job.status_rank for job in WorkflowJob.select()} == {3}
+    # Seed-era PRs do not each cost the poller a "final pass" call after the upgrade.
+    assert all(pr.reconciled_at is not None for pr in Pr.select())
 
 
 def test_upgrade_normalises_the_original_monitors_text_times(database_url):

@@ -4,6 +4,7 @@ of the rate limit."""
 
 import json
 import random
+import threading
 
 import pytest
 
@@ -190,7 +191,7 @@ def test_a_pr_merged_while_webhooks_were_lost(poller, fake):
     assert_converged(fake)
 
 
-def test_a_closed_pr_gets_one_final_pass_then_costs_nothing(poller, fake):
+def test_a_closed_pr_is_followed_until_its_runs_settle_then_costs_nothing(poller, fake):
     poller.run_once()
     widgets = REPOS[0]
     passing = Pr.get(Pr.title == "passing")
@@ -198,13 +199,15 @@ def test_a_closed_pr_gets_one_final_pass_then_costs_nothing(poller, fake):
     fake.close_pr(widgets, passing.pr_number)
     poller.run_once()
     assert Pr.get_by_id(passing.id).state == "closed"
-    assert (run["id"], 1) in {(w.run_id, w.run_attempt) for w in Workflow.select()}
-    fake.finish_run(run["id"])
+    assert Pr.get_by_id(passing.id).reconciled_at is None  # its Late run is still queued
+    fake.finish_run(run["id"], {"test": "failure"})
+    poller.run_once()
+    assert_converged(fake)  # the Late run's failure is there, jobs and failed steps
+    assert Pr.get_by_id(passing.id).reconciled_at is not None
     fake.reset_calls()
     poller.run_once()
-    # Its head is no longer asked about, nor the run's jobs: the PR had its final pass.
-    assert fake.count(path=rf"/runs/{run['id']}/jobs") == 0
-    assert fake.count(path=r"/actions/runs$", status=200) == 1  # the repo listing changed
+    assert fake.count(path=rf"/runs/{run['id']}") == 0
+    assert fake.rate_limited_calls == 0
 
 
 def test_a_stopped_pr_is_no_longer_polled(poller, fake, app):
@@ -295,3 +298,89 @@ def test_a_cold_start_beyond_the_budget_is_spread_over_cycles(poller, fake):
     assert_converged(fake)
     remaining = poller.github._budgets[INSTALLATION].remaining
     assert remaining >= 1000 - 3  # the reserve is kept, give or take one run's calls
+
+
+def test_listings_over_several_pages_stay_free_when_idle(app, github_url):
+    fake = FakeGitHub(page_limit=2)  # GitHub's pages hold 100; these hold 2
+    with serve_fake(fake) as url:
+        build_world(fake)
+        for _ in range(3):
+            pr = fake.open_pr(REPOS[0])
+            fake.finish_run(fake.add_run(REPOS[0], pr["head"]["sha"])["id"])
+        poller = make_poller(fake, url)
+        poller.run_once()
+        assert_converged(fake)  # heads past the first page of runs were asked about
+        fake.reset_calls()
+        poller.run_once()
+        poller.github.close()
+    assert fake.rate_limited_calls == 0
+    assert fake.count(path=r"/pulls/\d+$") == 0  # no open PR taken for closed
+
+
+def test_a_run_deleted_on_github_does_not_block_its_repository(client, poller, fake):
+    queued = next(e for e in fake.events if e.name == "workflow_run")
+    deliver_events(client, [queued])  # stored, not final; then someone deletes it
+    run_id = queued.payload["workflow_run"]["id"]
+    for job_id in fake.runs.pop(run_id)["job_ids"]:
+        fake.jobs.pop(job_id)
+    report = poller.run_once()
+    assert report["errors"] == 0
+    fake.reset_calls()
+    poller.run_once()
+    assert fake.count(path=rf"/runs/{run_id}") == 0  # not asked about again
+
+
+def test_a_suspended_or_failing_installation_does_not_stop_the_others(poller, fake):
+    fake.add_installation(9, login="other-org")
+    fake.add_repo("other-org/tools", installation_id=9)
+    fake.inject(r"/app/installations/9/access_tokens$", status=403, method="POST", times=50)
+    report = poller.run_once()
+    assert report["repos"] == len(REPOS) and report["errors"] == 0
+    assert_converged(fake)
+
+
+def test_a_long_secondary_limit_is_remembered_across_cycles(poller, fake):
+    poller.run_once()
+    fake.inject(r"/pulls$", status=403, retry_after=600)
+    fake.finish_run(next(r for r, run in fake.runs.items() if run["status"] != "completed"))
+    poller.run_once()
+    fake.reset_calls()
+    poller.run_once()  # still inside the ten minutes: no call on that installation
+    assert [c for c in fake.calls if c.auth == "installation"] == []
+
+
+def test_a_poller_that_loses_its_lease_mid_cycle_stops(app, fake, github_url):
+    slow = make_poller(fake, github_url, lease_ttl=3)
+    other = make_poller(fake, github_url, lease_ttl=30)
+    fake.inject(r"/jobs$", status=None, delay=0.4, times=20)
+    taken = threading.Timer(0.3, lambda: _take_over(other))
+    taken.start()
+    report = slow.run_once()
+    taken.join()
+    assert report["lease_lost"] == 1 and "redelivered" not in report
+    assert lease.describe(lease.POLLER)["holder"] == other.holder
+    for poller in (slow, other):
+        poller.github.close()
+
+
+def _take_over(poller):
+    with Workflow._meta.database.connection_context():
+        Workflow._meta.database.execute_sql("UPDATE leases SET expires_at = '2000-01-01 00:00:00'")
+        assert lease.acquire(lease.POLLER, poller.holder, poller.lease_ttl)
+
+
+def test_a_repository_gone_from_github_stops_costing_calls(poller, fake):
+    lost = Pr.create(
+        pr_number=5,
+        repo_full_name="someone/else",
+        repo_id=99,
+        installation_id=INSTALLATION,
+        tracking="manual",
+        state="open",
+        head_sha="a" * 40,
+    )
+    assert poller.run_once()["errors"] == 1
+    assert Pr.get_by_id(lost.id).tracking == "stopped"
+    fake.reset_calls()
+    assert poller.run_once()["errors"] == 0
+    assert fake.count(path=r"/repos/someone/") == 0

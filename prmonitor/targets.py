@@ -1,0 +1,128 @@
+"""Which repositories the poller reconciles: those the App is installed on (kept up to date from
+GitHub in case an installation event was lost), and those of PRs started by hand."""
+
+import logging
+
+from . import db, payloads, store
+from .github import GitHubError, NotFound
+from .models import TRACKED, Installation, Pr, Repository
+from .reconcile import Target
+
+log = logging.getLogger(__name__)
+
+
+class Targets:
+    def __init__(self, github, etags):
+        self.github, self.etags = github, etags
+
+    def all(self):
+        """Installed repositories (all their open PRs), then repositories of PRs started by
+        hand that the App is not installed on (only those PRs)."""
+        if self.github.is_app:
+            self.refresh_installations()
+        installed = [
+            Target(full_name, repo_id, installation_id)
+            for full_name, repo_id, installation_id in Repository.select(
+                Repository.full_name, Repository.repo_id, Repository.installation_id
+            )
+            .where(Repository.active & Repository.installation_id.is_null(False))
+            .order_by(Repository.full_name)
+            .tuples()
+        ]
+        return installed + self._manual({target.full_name for target in installed})
+
+    def _manual(self, installed):
+        removed = Repository.select(Repository.full_name).where(~Repository.active)
+        query = (
+            Pr.select(Pr.repo_full_name, Pr.repo_id, Pr.installation_id)
+            .where(
+                Pr.tracking.in_(TRACKED)
+                & (Pr.repo_full_name != "")  # rows of the original monitor name no repository
+                & Pr.repo_id.is_null(False)
+                & Pr.repo_full_name.not_in(removed)
+            )
+            .distinct()
+            .tuples()
+        )
+        found = [(name, repo_id, inst) for name, repo_id, inst in query if name not in installed]
+        if not self.github.is_app:
+            return [Target(name, repo_id, None, False) for name, repo_id, _ in found]
+        return [Target(name, repo_id, inst, False) for name, repo_id, inst in found if inst]
+
+    def refresh_installations(self):
+        """The App's installations and their repositories, from GitHub (conditional calls, so
+        nearly free)."""
+        try:
+            pages = self.github.get_pages("app/installations", {"per_page": 100}, as_app=True)
+        except GitHubError as exc:
+            log.warning("installations not refreshed: %s", exc)
+            return
+        installations = [i for page in pages for i in page.body if isinstance(i, dict)]
+        for installation in installations:
+            self._refresh_installation(installation)
+        if not pages[-1].next_url:  # a complete listing: what it lacks was uninstalled
+            self._forget_uninstalled({i.get("id") for i in installations})
+        for page in pages:
+            self.etags.save(page)
+
+    def _refresh_installation(self, installation):
+        """One installation's repositories; a suspended or failing one is left as it is."""
+        if installation.get("suspended_at"):
+            return
+        try:
+            row = payloads.parse_installation(installation)
+            pages = self.github.get_pages(
+                "installation/repositories", {"per_page": 100}, row["installation_id"]
+            )
+            if all(page.not_modified for page in pages):
+                return
+            repos = [repo for page in pages for repo in page.body.get("repositories") or []]
+            rows = payloads.parse_repositories(repos, row["installation_id"])
+        except (GitHubError, payloads.PayloadError) as exc:
+            log.warning("installation=%s not refreshed: %s", installation.get("id"), exc)
+            return
+        with db.writing():
+            store.upsert_installation({**row, "state": "active"})
+            store.deactivate_installation_repositories(row["installation_id"])
+            store.set_repositories(rows, active=True)
+        for page in pages:
+            self.etags.save(page)
+
+    def _forget_uninstalled(self, listed):
+        """Installations GitHub no longer lists were removed (their deletion event was lost)."""
+        active = Installation.select(Installation.installation_id).where(
+            Installation.state == "active"
+        )
+        for (installation_id,) in active.tuples():
+            if installation_id in listed:
+                continue
+            with db.writing():
+                Installation.update(state="deleted").where(
+                    Installation.installation_id == installation_id
+                ).execute()
+                store.deactivate_installation_repositories(installation_id)
+
+    def stop_tracking(self, target):
+        """A repository started by hand that GitHub no longer shows us: stop polling its PRs."""
+        log.warning("repo=%s is gone or unreadable; its PRs are not tracked", target.full_name)
+        with db.writing():
+            Pr.update(tracking="stopped").where(
+                (Pr.repo_full_name == target.full_name) & Pr.tracking.in_(TRACKED)
+            ).execute()
+
+    def deactivate(self, target):
+        """An installed repository GitHub no longer shows: as if it had been removed."""
+        log.warning("repo=%s is gone or unreadable; no longer polled", target.full_name)
+        with db.writing():
+            Repository.update(active=False).where(
+                Repository.full_name == target.full_name
+            ).execute()
+
+
+def installation_for(github, full_name):
+    """The App installation on a repository (for a PR started by hand), or None."""
+    try:
+        page = github.get(f"repos/{full_name}/installation", as_app=True, conditional=False)
+    except NotFound:
+        return None
+    return page.body["id"]
