@@ -384,3 +384,13 @@ def test_a_repository_gone_from_github_stops_costing_calls(poller, fake):
     fake.reset_calls()
     assert poller.run_once()["errors"] == 0
     assert fake.count(path=r"/repos/someone/") == 0
+
+
+def test_a_poll_racing_webhooks_moves_nothing_backwards(app, client, poller, fake):
+    events = list(fake.events)
+    random.Random(11).shuffle(events)
+    sender = threading.Thread(target=deliver_events, args=(client, events))
+    sender.start()
+    poller.run_once()
+    sender.join()
+    assert_converged(fake)
