@@ -193,6 +193,23 @@ class GitHub:
             pages.append(self.get(pages[-1].next_url, None, installation, as_app))
         return pages
 
+    def download(self, path, installation=None):
+        """The text behind a redirect to a short-lived signed URL (a job's log). The storage
+        host gets no Authorization header: it must not see the token, and refuses one.
+        https://docs.github.com/en/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run
+        """
+        response = self.request("GET", self.url(path), installation, redirect=False)
+        location = response.headers.get("Location")
+        if response.status_code not in (301, 302, 303, 307, 308) or not location:
+            return response.text
+        try:
+            blob = requests.get(location, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise Unavailable(f"GET {_path(path)} log: {type(exc).__name__}") from None
+        if blob.status_code != 200:
+            raise GitHubError(f"GET {_path(path)} log: {blob.status_code}", blob.status_code)
+        return blob.text
+
     def post(self, path, body=None, installation=None, as_app=False):
         response = self.request("POST", self.url(path), installation, as_app, {}, body)
         return _json(response) if response.content else None
@@ -201,7 +218,9 @@ class GitHub:
         url = path if "://" in path else urljoin(self.api_url, path.lstrip("/"))
         return f"{url}?{urlencode(params)}" if params else url
 
-    def request(self, method, url, installation=None, as_app=False, headers=None, body=None):
+    def request(
+        self, method, url, installation=None, as_app=False, headers=None, body=None, redirect=True
+    ):
         """One call with retries: connection errors and 5xx back off and retry, a secondary
         rate limit is waited out, an expired installation token is replaced once."""
         bucket = "app" if as_app else (installation or "token")
@@ -211,7 +230,12 @@ class GitHub:
             sent = {**(headers or {}), "Authorization": self._authorization(installation, as_app)}
             try:
                 response = self._session.request(
-                    method, url, headers=sent, json=body, timeout=self.timeout
+                    method,
+                    url,
+                    headers=sent,
+                    json=body,
+                    timeout=self.timeout,
+                    allow_redirects=redirect,
                 )
             except requests.RequestException as exc:
                 self._retry_or_raise(attempt, f"{method} {_path(url)}: {type(exc).__name__}")

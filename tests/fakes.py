@@ -928,6 +928,24 @@ class FakeGitHub:
 
         return self._paged(exchange.request, repos, wrap)
 
+    def _job_logs(self, exchange, repo, job_id):
+        """A job's log is a redirect to a short-lived signed URL on another host:
+        https://docs.github.com/en/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run"""
+        job = self.jobs.get(int(job_id))
+        if job is None or job["run_id"] not in self.runs:
+            return _not_found()
+        location = f"{exchange.request.host_url}_blobs/job-logs/{job_id}?sig=fake-signature"
+        return Response(status=302, headers={"Location": location})
+
+    def _log_blob(self, exchange, job_id):
+        # The storage behind the signed URL refuses a request that also carries a token.
+        if exchange.request.headers.get("Authorization"):
+            return _json(400, {"message": "Authentication information is not given correctly"})
+        job = self.jobs.get(int(job_id))
+        if job is None:
+            return _not_found()
+        return Response(job_log(job), content_type="text/plain")
+
     def _convert_manifest(self, exchange, code):
         """The App-manifest flow's last step: a code GitHub gave the browser, used once.
         https://docs.github.com/en/rest/apps/apps#create-a-github-app-from-a-manifest"""
@@ -1054,10 +1072,25 @@ ROUTES = [
     ("GET", r"/app/hook/deliveries", "jwt", "_list_deliveries"),
     ("POST", r"/app/hook/deliveries/(\d+)/attempts", "jwt", "_redeliver"),
     ("POST", r"/app-manifests/([A-Za-z0-9]+)/conversions", "none", "_convert_manifest"),
+    ("GET", REPO + r"/actions/jobs/(\d+)/logs", "repo", "_job_logs"),
+    ("GET", r"/_blobs/job-logs/(\d+)", "none", "_log_blob"),
 ]
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def job_log(job):
+    """A job's log as the runner writes it: a group per step, an error line for a failure."""
+    lines = []
+    for step in job.get("steps") or []:
+        at = step.get("started_at") or job.get("created_at")
+        lines.append(f"{at} ##[group]Run {step['name']}")
+        lines.append(f"{at} ##[endgroup]")
+        if step.get("conclusion") == "failure":
+            lines.append(f"{at} FAILED tests/test_parser.py::test_empty_input - AssertionError")
+            lines.append(f"{at} ##[error]Process completed with exit code 1.")
+    return "\n".join(lines) + "\n"
 
 
 def installed(full_names=("octo-org/widgets",), installation_id=7, **options):

@@ -195,3 +195,15 @@ def test_token_mode_uses_the_token_and_no_jwt(fake, base_url):
     github.close()
     assert fake.calls[-1].auth == "personal"
     assert fake.count(method="POST") == 0
+
+
+def test_a_job_log_is_fetched_from_its_signed_url_without_the_token(fake, github):
+    pr = fake.open_pr(REPO)
+    run = fake.add_run(REPO, pr["head"]["sha"], jobs=("test",))
+    fake.finish_run(run["id"], {"test": "failure"})
+    job_id = next(job_id for job_id, job in fake.jobs.items() if job["run_id"] == run["id"])
+    log = github.download(f"repos/{REPO}/actions/jobs/{job_id}/logs", installation=7)
+    assert "##[error]Process completed with exit code 1." in log
+    blob = fake.calls[-1]
+    assert blob.path.startswith("/_blobs/job-logs/") and blob.auth is None
+    assert blob.status == 200
