@@ -7,15 +7,17 @@ from urllib.parse import urlencode
 
 from flask import Flask, jsonify, redirect, request
 from peewee import InterfaceError, OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db
 from .config import Config, ConfigError
 
 log = logging.getLogger(__name__)
 
-# Paths that stay open when API_TOKEN is set: GitHub signs its deliveries instead, and load
-# balancers probe /healthz without credentials.
-OPEN_PATHS = ("/api/github/webhooks", "/healthz", "/static/")
+# Paths that stay open when API_TOKEN is set: GitHub signs its deliveries instead, load
+# balancers probe /healthz without credentials, and GitHub's redirect back to /setup/callback
+# (cross-site: the token's SameSite=Strict cookie stays behind) is checked by its state cookie.
+OPEN_PATHS = ("/api/github/webhooks", "/healthz", "/static/", "/setup/callback")
 
 
 def create_app(config=None):
@@ -23,6 +25,9 @@ def create_app(config=None):
     config = config or _config_or_exit()
     configure_logging(config.log_level)
     app = Flask(__name__)
+    # Heroku's router (and most load balancers) end TLS and say so in X-Forwarded-Proto: the
+    # URLs the app builds (the App manifest's) and its cookies' Secure flag follow it.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1)
     app.config["PRMONITOR"] = config
     app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024
     db.bind(config.database_url)

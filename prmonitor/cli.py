@@ -168,6 +168,11 @@ def cmd_poll(config, args):
         finally:
             poller.release()
         print(_report_line(report))
+        if report and report["errors"] and not report["repos"]:
+            raise CommandError(
+                f"no repository could be reconciled ({report['errors']} failed): see the log "
+                "above; check GITHUB_TOKEN or the App's credentials and GITHUB_API_URL"
+            )
         return 0
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -180,7 +185,7 @@ def cmd_poll(config, args):
 
 def _report_line(report):
     if report is None:
-        return "another poller holds the lease, or the database failed: no cycle ran"
+        return "another poller holds the lease: no cycle ran"
     return " ".join(f"{key}={value}" for key, value in report.items())
 
 

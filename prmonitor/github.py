@@ -151,7 +151,8 @@ class GitHub:
             }
         )
         self._tokens = {}  # installation id -> (token, expires_at epoch)
-        self._token_lock = threading.Lock()
+        self._app_jwt = None  # (jwt, expires_at epoch)
+        self._token_lock = threading.RLock()
         self._budgets = {}
         self._budget_lock = threading.Lock()
 
@@ -224,7 +225,7 @@ class GitHub:
         """One call with retries: connection errors and 5xx back off and retry, a secondary
         rate limit is waited out, an expired installation token is replaced once."""
         bucket = "app" if as_app else (installation or "token")
-        renewed = False
+        renewed, limited = False, 0
         for attempt in range(1, self.attempts + 1):
             self._check_budget(bucket)
             sent = {**(headers or {}), "Authorization": self._authorization(installation, as_app)}
@@ -250,7 +251,8 @@ class GitHub:
                 renewed = True
                 continue
             if _is_rate_limited(response):
-                self._wait_out(response, bucket)
+                limited += 1
+                self._wait_out(response, bucket, limited)
                 continue
             return _checked(response, method, url)
         raise Unavailable(f"{method} {_path(url)}: no answer after {self.attempts} tries")
@@ -303,10 +305,10 @@ class GitHub:
             spent = budget.cycle_start - budget.remaining
             return spent < spare / cycles_left
 
-    def _block(self, bucket, until):
+    def _block(self, bucket, until, replace=False):
         with self._budget_lock:
             budget = self._budgets.setdefault(bucket, _Budget())
-            budget.blocked_until = max(budget.blocked_until, until)
+            budget.blocked_until = until if replace else max(budget.blocked_until, until)
 
     def _check_budget(self, bucket):
         """Never spend a call that GitHub would refuse: wait for the reset instead."""
@@ -320,8 +322,9 @@ class GitHub:
         if budget.remaining == 0 and budget.reset_at > now:
             raise RateLimited(f"rate limit spent for {bucket}", budget.reset_at)
 
-    def _wait_out(self, response, bucket):
-        """A rate-limit answer: wait out a short Retry-After, else give up until the reset.
+    def _wait_out(self, response, bucket, limited):
+        """The `limited`-th rate-limit answer to one call: wait out a short Retry-After, else
+        give up until the reset. Either way the budget is blocked until then, for every caller.
 
         https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#handle-rate-limit-errors-appropriately
         """
@@ -333,15 +336,16 @@ class GitHub:
             reset_at = float(reset) if reset.isdigit() else now + 60
             self._block(bucket, reset_at)
             raise RateLimited(f"rate limit spent for {bucket}", reset_at)
-        # A secondary limit: Retry-After when given, else at least a minute.
-        wait = int(retry_after) if retry_after.isdigit() else 60
-        if wait > MAX_INLINE_WAIT:
-            # Remembered, so that no call on this budget goes out before then, next cycle
-            # included: GitHub may ban an integration that keeps calling while limited.
-            self._block(bucket, now + wait)
+        # A secondary limit: Retry-After when given, else a minute, doubling while it lasts.
+        wait = int(retry_after) if retry_after.isdigit() else 60 * 2 ** (limited - 1)
+        # Remembered, so that no call on this budget goes out before then, next cycle
+        # included: GitHub may ban an integration that keeps calling while limited.
+        self._block(bucket, now + wait)
+        if wait > MAX_INLINE_WAIT or limited >= self.attempts:
             raise RateLimited(f"secondary rate limit for {bucket}", now + wait)
         log.warning("github secondary rate limit; waiting %ds", wait)
         self._sleep(wait)
+        self._block(bucket, 0, replace=True)  # waited out
 
     # -- authentication ------------------------------------------------------------------------
 
@@ -355,9 +359,15 @@ class GitHub:
         raise GitHubError("an installation id is needed to call GitHub as the App")
 
     def _jwt(self):
+        """The App's JWT, reused while it has more than a minute left: GitHub's ETags are
+        specific to the credential, so a new JWT per call would never get a 304."""
         if not self.is_app:
             raise GitHubError("this call needs App credentials (APP_ID and PRIVATE_KEY)")
-        return app_jwt(self.app_id, self._private_key)
+        with self._token_lock:
+            now = time.time()
+            if self._app_jwt is None or self._app_jwt[1] - 60 < now:
+                self._app_jwt = (app_jwt(self.app_id, self._private_key, now), now + 540)
+            return self._app_jwt[0]
 
     def installation_token(self, installation):
         """A cached installation token, minted again a few minutes before it expires.

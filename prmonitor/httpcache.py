@@ -2,7 +2,9 @@
 asks conditionally: a 304 costs nothing of the rate limit, a 200 costs one call.
 
 https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
-Keyed by URL alone: GitHub's ETag is the content's, not the (hourly rotating) token's.
+GitHub's ETags are specific to the token (https://github.com/eclipse-csi/otterdog/issues/201):
+after each hourly installation token, every URL is read in full once more, and its new ETag
+replaces the old one. Keyed by URL alone, so that nothing piles up per token.
 """
 
 import datetime
@@ -27,8 +29,11 @@ class EtagStore:
         )
         if row is None:
             return None
-        stored = json.loads(row[1])
-        return Page(url, stored["body"], row[0], True, stored.get("next"))
+        try:
+            stored = json.loads(row[1])
+            return Page(url, stored["body"], row[0], True, stored.get("next"))
+        except (ValueError, TypeError, KeyError):
+            return None  # not what save() writes: read the URL in full
 
     def save(self, page, body=None):
         """Remember a page once it has been used; `body` replaces what is kept (a slimmer copy).

@@ -55,6 +55,8 @@ class Poller:
                 started = time.monotonic()
                 try:
                     self.run_once()
+                except (DatabaseError, InterfaceError) as exc:
+                    log.warning("poll cycle stopped: database error (%s)", db.describe(exc))
                 except Exception:
                     log.exception("poll cycle failed; trying again next cycle")
                 stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
@@ -62,17 +64,14 @@ class Poller:
             self.release()
 
     def run_once(self):
-        """One cycle when this process holds the lease; its report, or None."""
+        """One cycle when this process holds the lease; its report, or None when another
+        process holds it. Database errors are raised."""
         with db.database.connection_context():
-            try:
-                if not self._renew():
-                    log.info("poll skipped: another poller holds the lease")
-                    return None
-                report = self._cycle()
-                lease.record_status(LEASE, self.holder, report)
-            except (DatabaseError, InterfaceError) as exc:
-                log.warning("poll cycle stopped: database error (%s)", db.describe(exc))
+            if not self._renew():
+                log.info("poll skipped: another poller holds the lease")
                 return None
+            report = self._cycle()
+            lease.record_status(LEASE, self.holder, report)
         log.info("poll cycle %s", " ".join(f"{k}={v}" for k, v in report.items()))
         return report
 

@@ -98,9 +98,11 @@ class Reconciler:
     def _reconcile_prs(self, target, prs, listed, covered):
         found = dict(listed)
         for pr in prs:
-            if pr.head_sha and pr.head_sha not in covered and self._may_spend(target):
+            self.heartbeat()
+            if not pr.head_sha or self._covered(target, pr.head_sha, covered):
+                continue
+            if self._may_spend(target):
                 found.update(self._sync_head_runs(target, pr.head_sha))
-                covered.add(pr.head_sha)
         runs = self._runs_needing_jobs([pr.id for pr in prs])
         synced = 0
         for run_id in runs:
@@ -161,6 +163,7 @@ class Reconciler:
         )
         chosen = []
         for pr in tracked:
+            self.heartbeat()
             if pr.state == "open" and pr.pr_number not in open_numbers:
                 if not self._may_spend(target):
                     continue
@@ -184,20 +187,20 @@ class Reconciler:
             return None
 
     def _mark_reconciled(self, prs):
-        """Open PRs are reconciled again every pass anyway. A closed PR's final pass is over
-        once none of its runs is still running or unread (or a day after it closed)."""
-        if self.deferred:
-            prs = [pr for pr in prs if pr.state == "open"]
-        settled = set(self._prs_with_final_runs([pr.id for pr in prs if pr.state != "open"]))
+        """A closed PR's final pass is over once none of its runs is still running or unread
+        (or a day after it closed). Open PRs are reconciled every pass and need no mark."""
+        closed = [pr for pr in prs if pr.state != "open"]
+        if self.deferred or not closed:
+            return
+        settled = set(self._prs_with_final_runs([pr.id for pr in closed]))
         cutoff = utcnow() - FINAL_PASS_LIMIT
-        done = [
-            pr.id
-            for pr in prs
-            if pr.state == "open" or pr.id in settled or (pr.updated_at or EPOCH) < cutoff
-        ]
-        if done:
-            with db.writing():
-                Pr.update(reconciled_at=utcnow()).where(Pr.id.in_(done)).execute()
+        for pr in closed:
+            if pr.id in settled or (pr.updated_at or EPOCH) < cutoff:
+                with db.writing():
+                    # Unless it changed meanwhile (reopened, pushed to): then it is due again.
+                    Pr.update(reconciled_at=utcnow()).where(
+                        (Pr.id == pr.id) & (Pr.state == pr.state) & (Pr.head_sha == pr.head_sha)
+                    ).execute()
 
     def _prs_with_final_runs(self, pr_ids):
         unsettled = {
@@ -221,6 +224,16 @@ class Reconciler:
             # The oldest run shown may have older siblings of the same commit on later pages.
             covered.discard(newest_first[-1].get("head_sha"))
         return runs, covered
+
+    def _covered(self, target, head_sha, covered):
+        """Whether the recent runs hold every run of this commit: its runs are on the page, and
+        its own listing was read once (a commit's runs need not sit together, say a workflow
+        that runs when a label is added, days later)."""
+        return head_sha in covered and self.etags.get(self._head_runs_url(target, head_sha))
+
+    def _head_runs_url(self, target, head_sha):
+        params = {"head_sha": head_sha, "per_page": PER_PAGE}
+        return self.github.url(f"repos/{target.full_name}/actions/runs", params)
 
     def _sync_head_runs(self, target, head_sha):
         """Runs of one commit, for a PR whose head the recent runs did not reach."""
@@ -266,7 +279,10 @@ class Reconciler:
 
     def _record_run(self, target, run):
         row = payloads.parse_run(run, target.repo, target.installation_id)
-        record.record_run(row, payloads.pull_request_hints(run, target.repo_id))
+        # A run's pull_requests would start tracking PRs nobody asked for in a repository
+        # watched only for PRs started by hand.
+        hints = payloads.pull_request_hints(run, target.repo_id) if target.discover else ()
+        record.record_run(row, hints)
 
     def _runs_needing_jobs(self, pr_ids):
         """Run ids of these PRs whose latest attempt is not final: still running, or its jobs

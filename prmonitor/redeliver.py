@@ -12,6 +12,7 @@ import datetime
 import logging
 
 from . import db
+from .github import GitHubError, RateLimited, Unavailable
 from .models import Delivery, Redelivery, utcnow
 from .payloads import timestamp
 
@@ -33,13 +34,12 @@ class Recovery:
         """One look at the App's recent deliveries; returns how many were asked again."""
         deliveries = self._recent()
         requests = self._new_requests(_failed_guids(deliveries))
-        for delivery in requests[: self.per_cycle]:
-            self._redeliver(delivery)
+        asked = sum(self._redeliver(delivery) for delivery in requests[: self.per_cycle])
         if len(requests) <= self.per_cycle:
             # Nothing left over: the next look can stop where this one began. Times are
             # GitHub's own, so our clock's drift does not matter.
             self._seen_until = max(filter(None, map(_delivered_at, deliveries)), default=None)
-        return min(len(requests), self.per_cycle)
+        return asked
 
     def _recent(self):
         """Deliveries inside the window and newer than the last complete look (less an hour,
@@ -83,7 +83,28 @@ class Recovery:
         return [d for d in candidates if d["guid"] not in handled | asked]
 
     def _redeliver(self, delivery):
-        self.github.post(f"app/hook/deliveries/{delivery['id']}/attempts", as_app=True)
+        """Ask for one delivery again; True when GitHub took the request. A refusal (4xx) is
+        remembered like a request, so it is not asked again; an outage (5xx, no answer) is
+        tried again next cycle, as is one the rate limit held back."""
+        try:
+            self.github.post(f"app/hook/deliveries/{delivery['id']}/attempts", as_app=True)
+        except (Unavailable, RateLimited) as exc:
+            log.warning("redelivery guid=%s not requested: %s", delivery["guid"], exc)
+            return False
+        except GitHubError as exc:
+            log.warning("redelivery guid=%s refused: %s", delivery["guid"], exc)
+            self._remember(delivery)
+            return False
+        self._remember(delivery)
+        log.info(
+            "redelivery requested guid=%s event=%s status_code=%s",
+            delivery["guid"],
+            delivery.get("event"),
+            delivery.get("status_code"),
+        )
+        return True
+
+    def _remember(self, delivery):
         with db.writing():
             Redelivery.insert(
                 hook_delivery_id=delivery["id"],
@@ -91,12 +112,6 @@ class Recovery:
                 event=delivery.get("event"),
                 requested_at=utcnow(),
             ).on_conflict_ignore().execute()
-        log.info(
-            "redelivery requested guid=%s event=%s status_code=%s",
-            delivery["guid"],
-            delivery.get("event"),
-            delivery.get("status_code"),
-        )
 
 
 def _failed_guids(deliveries):

@@ -35,6 +35,7 @@ MANIFEST = {
 }
 STATE_COOKIE = "prmonitor_setup_state"
 OWNER = "^[A-Za-z0-9-]{1,39}$"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def manifest_for(root_url):
@@ -59,6 +60,9 @@ def start():
     org = request.args.get("org", "")
     if org and not _is_owner(org):
         abort(400)
+    if request.scheme != "https" and request.host.split(":")[0] not in LOCAL_HOSTS:
+        # The callback page shows the App's private key and webhook secret.
+        abort(400, "open /setup over https: the next page shows the App's secrets")
     base = web_url(current_app.config["PRMONITOR"].github_api_url)
     action = f"{base}/organizations/{org}/settings/apps/new" if org else f"{base}/settings/apps/new"
     state = secrets.token_urlsafe(24)

@@ -773,7 +773,7 @@ class FakeGitHub:
             match = re.fullmatch(pattern, request.path)
             if match and method == request.method:
                 response = self._dispatch(exchange, kind, getattr(self, name), match.groups())
-                return _conditional(request, response)
+                return _conditional(request, response, exchange.credential)
         return _not_found()
 
     def _dispatch(self, exchange, kind, handler, groups):
@@ -1272,13 +1272,18 @@ def _rate_headers(bucket):
     }
 
 
-def _conditional(request, response):
-    """ETag on every 200 GET, from the body alone; a matching If-None-Match gets 304:
+def _conditional(request, response, credential=None):
+    """ETag on every 200 GET; a matching If-None-Match gets 304:
     https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
+    GitHub's ETags are specific to the token (confirmed by GitHub support in
+    https://github.com/eclipse-csi/otterdog/issues/201): a new installation token, minted every
+    hour, gets a 200 again where the old one got a 304. The fake does the same.
     """
     if request.method != "GET" or response.status_code != 200:
         return response
-    etag = f'W/"{hashlib.sha1(response.get_data()).hexdigest()}"'
+    digest = hashlib.sha1(response.get_data())
+    digest.update((credential or "").encode())
+    etag = f'W/"{digest.hexdigest()}"'
     response.headers["ETag"] = etag
     wanted = request.headers.get("If-None-Match", "")
     # If-None-Match compares weakly: W/"x" and "x" are the same tag (RFC 9110, 13.1.2).

@@ -136,3 +136,18 @@ def _alive(pid):
     # A child not yet reaped by its parent is a zombie: gone for our purposes.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split()[2] != "Z"
+
+
+def test_poll_once_on_an_unmigrated_database_is_exit_1(token_env, tmp_path):
+    result = run_cli("poll", "--once", cwd=tmp_path, env=token_env)
+    assert result.returncode == 1
+    assert "prmonitor migrate" in result.stderr.strip().splitlines()[-1]
+
+
+def test_poll_once_that_reconciles_nothing_is_exit_1(fake, token_env, tmp_path):
+    assert run_cli("migrate", cwd=tmp_path, env=token_env).returncode == 0
+    assert run_cli("start", "1", "--repo", REPO, cwd=tmp_path, env=token_env).returncode == 0
+    fake.inject(r"/pulls$", status=503, times=50)
+    result = run_cli("poll", "--once", cwd=tmp_path, env=token_env)
+    assert result.returncode == 1
+    assert "no repository could be reconciled (1 failed)" in result.stderr

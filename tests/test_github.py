@@ -207,3 +207,20 @@ def test_a_job_log_is_fetched_from_its_signed_url_without_the_token(fake, github
     blob = fake.calls[-1]
     assert blob.path.startswith("/_blobs/job-logs/") and blob.auth is None
     assert blob.status == 200
+
+
+def test_a_lasting_secondary_limit_backs_off_then_blocks_the_budget(fake, base_url):
+    slept = []
+    github = client(fake, base_url, sleep=slept.append)
+    github.installation_token(7)
+    message = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
+    fake.inject(r"/pulls$", status=403, body=message, times=10)  # no Retry-After
+    with pytest.raises(RateLimited) as raised:
+        github.get(f"repos/{REPO}/pulls", installation=7)
+    assert slept == [60]  # a minute, then two: too long to wait inside a call
+    assert raised.value.reset_at > time.time() + 100
+    calls = len(fake.calls)
+    with pytest.raises(RateLimited):
+        github.get(f"repos/{REPO}/actions/runs", installation=7)
+    github.close()
+    assert len(fake.calls) == calls  # nothing more on that budget until then

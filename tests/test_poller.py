@@ -9,6 +9,8 @@ import threading
 import pytest
 
 from prmonitor import lease
+from prmonitor.github import GitHub
+from prmonitor.httpcache import EtagStore
 from prmonitor.models import Pr, Workflow, WorkflowJob
 from prmonitor.poller import Poller
 
@@ -111,7 +113,7 @@ def assert_converged(fake):
         linked = Workflow.select().where(Workflow.pr == pr.id)
         assert {w.head_sha for w in linked} <= {h.head_sha for h in pr.heads}
     unlinked = Workflow.select().where(Workflow.pr.is_null())
-    assert {w.workflow_name for w in unlinked} == {"Deploy"}
+    assert {w.workflow_name for w in unlinked} <= {"Deploy"}  # pushes have no PR
 
 
 def deliver_events(client, events):
@@ -138,15 +140,54 @@ def test_an_idle_cycle_costs_no_rate_limited_call(poller, fake):
     assert_converged(fake)
 
 
-def test_a_restarted_poller_still_asks_conditionally(app, poller, fake, github_url):
+def test_a_new_installation_token_costs_one_full_read_then_nothing(poller, fake):
     poller.run_once()
-    lease.release(lease.POLLER, poller.holder)
+    poller.github.forget_token(INSTALLATION)  # as after the hourly renewal
     fake.reset_calls()
-    fresh = make_poller(fake, github_url)
-    fresh.run_once()
-    fresh.github.close()
-    # Only the new process's installation token costs anything: its ETags came from the database.
-    assert fake.rate_limited_calls == 0
+    renewed = poller.run_once()
+    # GitHub's ETags are specific to the token: each listing is read in full once more...
+    assert renewed["counted"] == renewed["calls"] - renewed["not_modified"] - 1  # the mint
+    # pulls and runs of each repository, the installation's repositories, the running run's jobs
+    assert renewed["counted"] == 2 * len(REPOS) + 1 + 1
+    assert_converged(fake)
+    fake.reset_calls()
+    poller.run_once()
+    assert fake.rate_limited_calls == 0  # ...and then answered 304 again
+
+
+def test_a_restarted_poller_in_token_mode_still_asks_conditionally(app, fake, github_url):
+    fake.add_personal_token("ghp_laptop")
+    first = Poller(_token_client(github_url), interval=1, lease_ttl=30)
+    _track_by_hand(fake)
+    first.run_once()
+    first.release()
+    first.github.close()
+    fake.reset_calls()
+    restarted = Poller(_token_client(github_url), interval=1, lease_ttl=30)
+    restarted.run_once()
+    restarted.github.close()
+    # Its ETags came from the database, and the token is the same: nothing is counted.
+    assert fake.rate_limited_calls == 0 and fake.count(status=304) > 0
+    # The runs' pull_requests did not start tracking the repository's other PRs.
+    assert [pr.tracking for pr in Pr.select()] == ["manual"]
+
+
+def _token_client(github_url):
+    return GitHub(github_url, token="ghp_laptop", etags=EtagStore(), backoff=0.01)
+
+
+def _track_by_hand(fake):
+    """A PR started by hand in one repository, as `prmonitor start` leaves it."""
+    widgets = fake.repos[REPOS[0]]
+    pr = next(pr for (name, _), pr in fake.prs.items() if name == REPOS[0])
+    Pr.create(
+        pr_number=pr["number"],
+        repo_full_name=REPOS[0],
+        repo_id=widgets["id"],
+        tracking="manual",
+        state="open",
+        head_sha=pr["head"]["sha"],
+    )
 
 
 def test_a_random_half_of_the_webhooks_dropped(client, poller, fake):
@@ -394,3 +435,23 @@ def test_a_poll_racing_webhooks_moves_nothing_backwards(app, client, poller, fak
     poller.run_once()
     sender.join()
     assert_converged(fake)
+
+
+def test_a_commits_runs_far_apart_in_the_listing_are_all_found(app, github_url):
+    fake = FakeGitHub(page_limit=2)
+    with serve_fake(fake) as url:
+        fake.add_installation(INSTALLATION)
+        fake.add_repo(REPOS[0], installation_id=INSTALLATION)
+        labeled = fake.open_pr(REPOS[0], title="labeled later")
+        early = fake.add_run(REPOS[0], labeled["head"]["sha"], name="CI")
+        fake.finish_run(early["id"], {"test": "failure"})
+        for _ in range(3):
+            other = fake.open_pr(REPOS[0])
+            fake.finish_run(fake.add_run(REPOS[0], other["head"]["sha"])["id"])
+        # A workflow that runs when a label is added, long after the push's own runs.
+        fake.finish_run(fake.add_run(REPOS[0], labeled["head"]["sha"], name="Labels")["id"])
+        poller = make_poller(fake, url)
+        poller.run_once()
+        poller.github.close()
+    assert_converged(fake)
+    assert Workflow.get(Workflow.run_id == early["id"]).conclusion == "failure"

@@ -70,3 +70,13 @@ def test_deliveries_are_read_across_pages_and_an_idle_look_is_a_304(fake, github
     assert recovery.run() == 0
     assert fake.count(path=r"/app/hook/deliveries$") == 1
     assert fake.count(path=r"/app/hook/deliveries$", status=304) == 1
+
+
+def test_a_refused_redelivery_does_not_block_the_others(fake, github):
+    refused = fake.add_delivery("workflow_job", "queued", 502)
+    fake.add_delivery("workflow_job", "completed", 502)
+    fake.inject(rf"/deliveries/{refused['id']}/attempts$", status=422, method="POST")
+    recovery = Recovery(github)
+    assert recovery.run() == 1
+    assert recovery.run() == 0  # the refused one is not asked again
+    assert len(fake.redelivered) == 1 and refused["id"] not in fake.redelivered

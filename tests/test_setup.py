@@ -37,6 +37,16 @@ def test_setup_posts_the_manifest_with_this_deployments_urls(client):
     assert client.get("/setup?org=../x").status_code == 400
 
 
+def test_setup_needs_https_except_on_this_machine(client):
+    assert client.get("/setup", base_url="http://ci.example.com").status_code == 400
+    behind_tls = client.get(
+        "/setup", base_url="http://ci.example.com", headers={"X-Forwarded-Proto": "https"}
+    )
+    assert behind_tls.status_code == 200  # Heroku's router ends TLS and says so
+    assert "https://ci.example.com/api/github/webhooks" in html.unescape(behind_tls.get_data(True))
+    assert client.get("/setup", base_url="http://127.0.0.1:3000").status_code == 200
+
+
 def test_enterprise_server_web_address():
     assert web_url("https://api.github.com") == "https://github.com"
     assert web_url("https://ghe.example.com/api/v3") == "https://ghe.example.com"
@@ -60,3 +70,19 @@ def test_the_callback_turns_the_code_into_credentials_once(database_url, tmp_pat
         assert "BEGIN PRIVATE KEY" in page
         again = client.get(f"/setup/callback?code=abc123&state={state}")
         assert again.status_code == 400  # the state cookie went with the first use
+
+
+def test_the_callback_needs_no_api_token_but_the_state(database_url):
+    from prmonitor import create_app
+
+    fake = FakeGitHub()
+    fake.manifest_codes.add("xyz789")
+    with serve_fake(fake) as url:
+        app = create_app(make_config(database_url, github_api_url=url, api_token="sesame"))
+        client = app.test_client()
+        assert client.get("/setup").status_code == 401
+        start = client.get("/setup", headers={"Authorization": "Bearer sesame"})
+        state = re.search(r"state=([^\"&]+)", start.get_data(as_text=True)).group(1)
+        # GitHub's redirect is cross-site: the token's cookie does not come along.
+        done = client.get(f"/setup/callback?code=xyz789&state={state}")
+    assert done.status_code == 200 and f"APP_ID={fake.app_id}" in done.get_data(as_text=True)
