@@ -6,10 +6,11 @@ PR, a tenth of the runs still in progress) it runs a first cycle on an empty dat
 real 5,000-an-hour budget (the poller reads at most its share of what is left above a fifth kept
 in reserve, and defers the rest), then catches up with the limit lifted and reports what the cold
 start cost in all; then, under a fresh 5,000, an idle cycle, a cycle after 5% of the runs changed
-(unfinished ones finish, finished ones are re-run), and another idle cycle. Per cycle it reports
-every call, the 304s, the calls GitHub counts against the installation's 5,000 an hour, and wall
-time; next to it, what the seed's per-PR polling (one call for a PR's runs, one per run for its
-jobs, never conditional) would have made on the same data.
+(unfinished ones finish, finished ones are re-run), another idle cycle, and the cycle after the
+hourly new installation token (GitHub's ETags are per token: it reads in full, once an hour).
+Per cycle it reports every call, the 304s, the calls GitHub counts against the installation's
+5,000 an hour, and wall time; next to it, what the seed's per-PR polling (one call for a PR's
+runs, one per run for its jobs, never conditional) would have made on the same data.
 
     /work/venv/bin/python bench/poll_budget.py [--scenarios 100/10,1000/50] [--database-url URL]
 """
@@ -120,6 +121,10 @@ def scenario(prs, repos, database_url):
         change(fake)
         rows.append(cycle(poller, fake, "5% changed"))
         rows.append(cycle(poller, fake, "idle"))
+        # GitHub's ETags are specific to the token: the hourly new installation token reads
+        # every conditional URL in full once.
+        poller.github.forget_token(INSTALLATION)
+        rows.append(cycle(poller, fake, "new token"))
         poller.release()
         github.close()
     db.database.obj.close_all()
@@ -134,8 +139,10 @@ def print_table(prs, repos, rows):
     )
     print(header)
     for row in rows:
-        hourly = "" if "catch-up" in row["cycle"] else row["counted"] * 60
-        seed_hourly = "" if "catch-up" in row["cycle"] else row["seed"] * 60
+        # The new token's cycle comes once an hour; the catch-up, once.
+        per_hour = {"new token": 1}.get(row["cycle"], 0 if "catch-up" in row["cycle"] else 60)
+        hourly = row["counted"] * per_hour if per_hour else ""
+        seed_hourly = row["seed"] * 60 if per_hour else ""
         print(
             f"{row['cycle']:<16}{row['calls']:>8}{row['304']:>8}{row['counted']:>9}"
             f"{row['seed']:>8}{hourly!s:>11}{seed_hourly!s:>9}"
