@@ -7,6 +7,7 @@ import json
 from peewee import EXCLUDED, Case, SqliteDatabase
 
 from .db import database, is_postgres
+from .db import defer as db_defer
 from .models import (
     FAILED_CONCLUSIONS,
     PLACEHOLDER_RANK,
@@ -28,8 +29,9 @@ from .models import (
 _rendered = {}
 
 
-def _execute(key, render, values):
-    """Run the statement `render(param)` made for `key`, rendering it only the first time."""
+def _execute(key, render, values, deferred=False):
+    """Run the statement `render(param)` made for `key`, rendering it only the first time;
+    `deferred`: nobody reads its result, so on Postgres it goes with the next round trip."""
     param = database.param
     sql = _rendered.get((key, param))
     if sql is None:
@@ -37,6 +39,8 @@ def _execute(key, render, values):
     if isinstance(database.obj, SqliteDatabase):
         # The one stored time format (SQLite compares times as text): see models.utcnow.
         values = [v.isoformat(" ") if isinstance(v, datetime.datetime) else v for v in values]
+    if deferred:
+        return db_defer(sql, values)
     return database.execute_sql(sql, values)
 
 
@@ -114,12 +118,12 @@ def workflow_state(run_id, run_attempt):
 
 def upsert_job(row):
     """Insert or advance one job (a row with workflow_id and pr_id); a stored pr_id is never
-    cleared. Returns True when written."""
+    cleared. Deferred: on Postgres it travels with the transaction's next statement."""
     columns = tuple(row)
     updates = [f"{c} = EXCLUDED.{c}" for c in columns if c != "pr_id"]
     updates.append("pr_id = COALESCE(EXCLUDED.pr_id, workflow_jobs.pr_id)")
     render = _upsert_sql("workflow_jobs", columns, "job_id", updates, _advances("workflow_jobs"))
-    return _execute(("job", columns), render, list(row.values())).rowcount > 0
+    _execute(("job", columns), render, list(row.values()), deferred=True)
 
 
 def refresh_failure_details(workflow_id):
@@ -189,8 +193,9 @@ def lock_commit(repo_full_name, head_sha):
     transactions already run one at a time.
     """
     if is_postgres():
+        # Deferred: it reaches the server just before the statement that follows it.
         key = f"{repo_full_name}:{head_sha}"
-        database.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        db_defer("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
 def link_commit(repo_full_name, head_sha, pr_id=None):
@@ -218,8 +223,37 @@ def link_commit(repo_full_name, head_sha, pr_id=None):
 def claim_delivery(delivery_id, event, action, outcome):
     """Record a delivery and its outcome; False when it was already handled (one that failed may
     be handled again)."""
+    values = [delivery_id, event, action, outcome, utcnow(), 1]
+    return _execute("claim_delivery", _claim_sql, values).rowcount > 0
+
+
+def claim_delivery_or_fail(delivery_id, event, action, outcome):
+    """claim_delivery for Postgres, deferred to the transaction's next round trip: a delivery
+    already handled makes the statement fail (is_duplicate tells that failure apart), and the
+    transaction rolls back before anything else of it ran."""
+
+    def render(param):
+        return (
+            f"WITH claimed AS ({_claim_sql(param)} RETURNING 1) "
+            "SELECT 1 / (SELECT count(*) FROM claimed)"
+        )
+
+    values = [delivery_id, event, action, outcome, utcnow(), 1]
+    _execute("claim_or_fail", render, values, deferred=True)
+
+
+def is_duplicate(exc):
+    """Whether a DataError is claim_delivery_or_fail finding the delivery already handled: no
+    other statement prmonitor sends divides."""
+    for cause in (exc.__cause__, exc.__context__, *exc.args):
+        if getattr(cause, "pgcode", None) == "22012":  # division_by_zero
+            return True
+    return False
+
+
+def _claim_sql(param):
     retryable = ", ".join(f"'{name}'" for name in RETRYABLE_OUTCOMES)
-    render = _upsert_sql(
+    return _upsert_sql(
         "deliveries",
         ("delivery_id", "event", "action", "outcome", "received_at", "attempts"),
         "delivery_id",
@@ -230,9 +264,7 @@ def claim_delivery(delivery_id, event, action, outcome):
             "attempts = deliveries.attempts + 1",
         ],
         f"deliveries.outcome IN ({retryable})",
-    )
-    values = [delivery_id, event, action, outcome, utcnow(), 1]
-    return _execute("claim_delivery", render, values).rowcount > 0
+    )(param)
 
 
 RETRYABLE_OUTCOMES = ("failed", "invalid")

@@ -143,8 +143,20 @@ def _process_once(event):
     The claim is written with its final outcome: inside the transaction nobody else can see it,
     and a rollback takes it away with everything else."""
     outcome = "processed" if router.handlers_for(event) else "ignored"
+    claim = (event.delivery_id, event.name, event.action, outcome)
+    if db.is_postgres():
+        # The claim travels with the handler's first statement, and fails on a duplicate.
+        try:
+            with db.writing():
+                store.claim_delivery_or_fail(*claim)
+                router.dispatch(event)
+        except DataError as exc:
+            if store.is_duplicate(exc):
+                return "duplicate"
+            raise
+        return outcome
     with db.writing():
-        if not store.claim_delivery(event.delivery_id, event.name, event.action, outcome):
+        if not store.claim_delivery(*claim):
             return "duplicate"
         router.dispatch(event)
     return outcome

@@ -48,3 +48,29 @@ def test_nested_writing_is_a_savepoint(database):
             add("inner")
             raise RuntimeError("inner failed")
     assert [d.delivery_id for d in Delivery.select()] == ["outer"]
+
+
+INSERT = "INSERT INTO deliveries (delivery_id, event, outcome, received_at, attempts) " + (
+    "VALUES ({p}, 'ping', 'processed', '2026-11-20 10:00:00', 1)"
+)
+
+
+def test_a_deferred_statement_runs_before_the_next_or_with_the_commit(database):
+    insert = INSERT.format(p=database.param)
+    with db.writing():
+        db.defer(insert, ["first"])
+        # It reaches the server ahead of the statement that follows it...
+        assert Delivery.select().where(Delivery.delivery_id == "first").count() == 1
+        db.defer(insert, ["last"])  # ...or with the COMMIT
+    assert sorted(d.delivery_id for d in Delivery.select()) == ["first", "last"]
+
+
+def test_a_failing_deferred_statement_rolls_the_transaction_back(database):
+    insert = INSERT.format(p=database.param)
+    with pytest.raises(DatabaseError), db.writing():
+        add("kept?")
+        db.defer(insert, ["kept?"])  # a duplicate key, found at COMMIT time on Postgres
+    assert Delivery.select().count() == 0
+    with db.writing():
+        add("after")
+    assert [d.delivery_id for d in Delivery.select()] == ["after"]
