@@ -14,7 +14,6 @@ from .models import (
     Delivery,
     Installation,
     Pr,
-    PrHead,
     Repository,
     Workflow,
     WorkflowJob,
@@ -170,17 +169,21 @@ def ensure_pr(row):
 
 
 def pr_id_for(repo_full_name, pr_number):
-    return (
-        Pr.select(Pr.id)
-        .where((Pr.repo_full_name == repo_full_name) & (Pr.pr_number == pr_number))
-        .scalar()
-    )
+    def render(param):
+        return f"SELECT id FROM prs WHERE repo_full_name = {param} AND pr_number = {param}"
+
+    found = _execute("pr_id_for", render, [repo_full_name, pr_number]).fetchone()
+    return found[0] if found else None
 
 
 def add_pr_head(pr_id, repo_full_name, head_sha):
-    PrHead.insert(
-        pr=pr_id, repo_full_name=repo_full_name, head_sha=head_sha
-    ).on_conflict_ignore().execute()
+    def render(param):
+        return (
+            f"INSERT INTO pr_heads (pr_id, repo_full_name, head_sha) VALUES ({param}, {param}, "
+            f"{param}) ON CONFLICT (repo_full_name, head_sha, pr_id) DO NOTHING"
+        )
+
+    _execute("add_pr_head", render, [pr_id, repo_full_name, head_sha], deferred=True)
 
 
 def lock_commit(repo_full_name, head_sha):
@@ -200,24 +203,39 @@ def lock_commit(repo_full_name, head_sha):
 
 def link_commit(repo_full_name, head_sha, pr_id=None):
     """Attach the runs and jobs of one commit that have no PR yet to the PR whose head it is
-    (`pr_id` when the run itself named it). Call lock_commit first."""
-    pr_id = pr_id or (
-        PrHead.select(PrHead.pr)
-        .join(Pr)
-        .where((PrHead.repo_full_name == repo_full_name) & (PrHead.head_sha == head_sha))
-        .order_by((Pr.state == "open").desc(), Pr.id.desc())
-        .limit(1)
-        .scalar()
-    )
+    (`pr_id` when the run itself named it): an open one first, then the newest. Call
+    lock_commit first."""
+
+    def find(param):
+        return (
+            "SELECT h.pr_id FROM pr_heads h JOIN prs p ON p.id = h.pr_id "
+            f"WHERE h.repo_full_name = {param} AND h.head_sha = {param} "
+            "ORDER BY (p.state = 'open') DESC, p.id DESC LIMIT 1"
+        )
+
+    if pr_id is None:
+        found = _execute("pr_of_commit", find, [repo_full_name, head_sha]).fetchone()
+        pr_id = found[0] if found else None
     if pr_id is None:
         return None
-    of_commit = (Workflow.repo_full_name == repo_full_name) & (Workflow.head_sha == head_sha)
-    Workflow.update(pr=pr_id).where(of_commit & Workflow.pr.is_null()).execute()
-    WorkflowJob.update(pr=pr_id).where(
-        WorkflowJob.pr.is_null()
-        & WorkflowJob.workflow.in_(Workflow.select(Workflow.id).where(of_commit))
-    ).execute()
+    commit = [pr_id, repo_full_name, head_sha]
+    _execute("link_runs", _link_runs_sql, commit, deferred=True)
+    _execute("link_jobs", _link_jobs_sql, commit, deferred=True)
     return pr_id
+
+
+def _link_runs_sql(param):
+    return (
+        f"UPDATE workflows SET pr_id = {param} "
+        f"WHERE repo_full_name = {param} AND head_sha = {param} AND pr_id IS NULL"
+    )
+
+
+def _link_jobs_sql(param):
+    return (
+        f"UPDATE workflow_jobs SET pr_id = {param} WHERE pr_id IS NULL AND workflow_id IN "
+        f"(SELECT id FROM workflows WHERE repo_full_name = {param} AND head_sha = {param})"
+    )
 
 
 def claim_delivery(delivery_id, event, action, outcome):
@@ -240,6 +258,19 @@ def claim_delivery_or_fail(delivery_id, event, action, outcome):
 
     values = [delivery_id, event, action, outcome, utcnow(), 1]
     _execute("claim_or_fail", render, values, deferred=True)
+
+
+def commit_without_waiting_for_disk():
+    """This transaction's COMMIT returns before Postgres has flushed its WAL to disk.
+
+    On this machine the flush takes a millisecond of every delivery, two thirds of the time
+    the receiver waits: 838 deliveries/s with it, 1,150 without. Everything stays atomic and
+    visible to every reader before the 2xx; what a crash of the Postgres server itself can
+    lose is the last few hundred milliseconds of deliveries, which GitHub will not send again
+    but the reconciliation poller restores from GitHub's API. So it is used only when the
+    poller is configured. https://www.postgresql.org/docs/current/wal-async-commit.html
+    """
+    db_defer("SET LOCAL synchronous_commit = off", [])
 
 
 def is_duplicate(exc):

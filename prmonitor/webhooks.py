@@ -148,6 +148,8 @@ def _process_once(event):
         # The claim travels with the handler's first statement, and fails on a duplicate.
         try:
             with db.writing():
+                if current_app.config["PRMONITOR"].can_poll:
+                    store.commit_without_waiting_for_disk()
                 store.claim_delivery_or_fail(*claim)
                 router.dispatch(event)
         except DataError as exc:

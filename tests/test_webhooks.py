@@ -4,10 +4,11 @@ import json
 
 import pytest
 
+from prmonitor import create_app, db
 from prmonitor.models import Delivery, Workflow, WorkflowJob
 from prmonitor.webhooks import sign, verify_signature
 
-from .conftest import SECRET, make_config
+from .conftest import SECRET, make_config, signed_post
 from .events import HANDLED_EVENTS, fixture, job_event, octokit_webhooks, run_event
 
 URL = "/api/github/webhooks"
@@ -180,3 +181,13 @@ def test_every_published_github_example_is_accepted(deliver, database, event, pa
     response = deliver(event, path.read_bytes())
     assert response.status_code in (200, 202), response.json
     assert response.status_code == (200 if event in HANDLED_EVENTS else 202)
+
+
+def test_without_a_poller_deliveries_wait_for_the_disk_and_still_dedupe(database_url):
+    app = create_app(make_config(database_url, github_token=None))
+    db.migrate(db.database.obj)
+    client = app.test_client()
+    first = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")
+    again = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")
+    assert (first.json["outcome"], again.json["outcome"]) == ("processed", "duplicate")
+    db.database.obj.close_all()
