@@ -233,6 +233,32 @@ def _postgres_admin(url, sql):
         conn.close()
 
 
+def hold_poller_lease(database_url):
+    """As a worker running `prmonitor poll` would: the poller's lease, held for an hour."""
+    from prmonitor import db as app_db
+    from prmonitor import lease
+
+    database = app_db.bind(database_url)
+    try:
+        with database.connection_context():
+            assert lease.acquire(lease.POLLER, "bench-worker", 3600)
+    finally:
+        getattr(database, "close_all", database.close)()
+
+
+def private_key():
+    """A PEM private key, so that the app starts with App credentials."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 def count_rows(database_url, queries):
     """{name: the first column of each query's first row}, through the app's database layer."""
     db = open_database(database_url)

@@ -7,10 +7,10 @@ requests). It reports deliveries/s, p50/p99 latency and errors next to a ceiling
 on the same stack, which only checks the HMAC and parses the JSON. Rounds alternate the backends
 so that drift in the machine's speed hits all of them alike; throughput is the median round's.
 
-The app runs as deployed, with a poller configured (a GitHub token the web app never uses): on
-Postgres its deliveries then commit without waiting for the WAL flush (store.py,
-commit_without_waiting_for_disk). `pg-nopoll` is Postgres without a poller, where every COMMIT
-waits for the disk.
+The app runs as deployed: with App credentials (a key it never signs with here) and a worker
+holding the poller's lease (a lease row the benchmark writes), so that on Postgres deliveries
+commit without waiting for the WAL flush (webhooks.poller_restores). `pg-nopoll` is Postgres
+without a poller, where every COMMIT waits for the disk.
 
     /work/venv/bin/python bench/ingest.py [--runs 200] [--backends sqlite,postgres,pg-nopoll,bare]
 """
@@ -115,7 +115,7 @@ def app_env(database_url, poller=True):
     env = {k: v for k, v in os.environ.items() if k not in APP_SETTINGS}
     env.update(DATABASE_URL=database_url, WEBHOOK_SECRET=SECRET, LOG_LEVEL="INFO")
     if poller:
-        env["GITHUB_TOKEN"] = "bench-unused"  # the web app never calls GitHub
+        env.update(APP_ID="1", PRIVATE_KEY=harness.private_key())  # never used to sign here
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(harness.ROOT), env.get("PYTHONPATH")]))
     return env
 
@@ -143,8 +143,11 @@ def bench_round(backend, requests, args, worker_class, workdir):
     else:
         database = harness.postgres_database(args.postgres_url)
     with database as url:
-        env = app_env(url, poller=backend != "pg-nopoll")
+        poller = backend != "pg-nopoll"
+        env = app_env(url, poller)
         harness.migrate(env)
+        if poller:
+            harness.hold_poller_lease(url)
         measured = measure(args.app_target, env, requests, args, worker_class, log_path)
         measured.rows = harness.count_rows(url, ROW_QUERIES)
     return measured

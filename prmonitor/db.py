@@ -114,9 +114,13 @@ class Postgres(PooledPostgresqlDatabase):
             return
         if not getattr(self._state, "deferred", None):
             self._state.deferred = []
-        self._state.deferred.append((sql, list(params)))
+        self._state.deferred.append((sql, list(params or ())))
 
     def execute_sql(self, sql, params=None):
+        if sql.startswith("ROLLBACK TO SAVEPOINT"):
+            # What was deferred since the SAVEPOINT (which sent everything before it) is undone
+            # with it: never sent, so it cannot fail the rollback.
+            self._state.deferred = []
         before = []
         if getattr(self._state, "pending_begin", False):
             self._state.pending_begin = False

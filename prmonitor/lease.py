@@ -60,6 +60,11 @@ def record_status(name, holder, status):
         ).execute()
 
 
+def is_held(name):
+    """Whether some process holds the lease now."""
+    return Lease.select().where((Lease.name == name) & (Lease.expires_at > utcnow())).exists()
+
+
 def describe(name):
     """The lease as a dict (holder, times, active, last status), or None when never taken."""
     lease = Lease.get_or_none(Lease.name == name)

@@ -210,7 +210,8 @@ def link_commit(repo_full_name, head_sha, pr_id=None):
         return (
             "SELECT h.pr_id FROM pr_heads h JOIN prs p ON p.id = h.pr_id "
             f"WHERE h.repo_full_name = {param} AND h.head_sha = {param} "
-            "ORDER BY (p.state = 'open') DESC, p.id DESC LIMIT 1"
+            # COALESCE: a PR of unknown state sorts after the open ones on both databases.
+            "ORDER BY COALESCE(p.state = 'open', FALSE) DESC, p.id DESC LIMIT 1"
         )
 
     if pr_id is None:
@@ -267,8 +268,9 @@ def commit_without_waiting_for_disk():
     the receiver waits: 838 deliveries/s with it, 1,150 without. Everything stays atomic and
     visible to every reader before the 2xx; what a crash of the Postgres server itself can
     lose is the last few hundred milliseconds of deliveries, which GitHub will not send again
-    but the reconciliation poller restores from GitHub's API. So it is used only when the
-    poller is configured. https://www.postgresql.org/docs/current/wal-async-commit.html
+    but the reconciliation poller restores from GitHub's API. So it is used only while a poller
+    that can do so runs (webhooks.poller_restores).
+    https://www.postgresql.org/docs/current/wal-async-commit.html
     """
     db_defer("SET LOCAL synchronous_commit = off", [])
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from flask import Blueprint, current_app, jsonify, request
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 
-from . import db, store
+from . import db, lease, store
 from .handlers import router
 from .payloads import PayloadError, clean_text
 from .routing import Event
@@ -147,8 +147,9 @@ def _process_once(event):
     if db.is_postgres():
         # The claim travels with the handler's first statement, and fails on a duplicate.
         try:
+            restores = poller_restores(current_app.config["PRMONITOR"])
             with db.writing():
-                if current_app.config["PRMONITOR"].can_poll:
+                if restores:
                     store.commit_without_waiting_for_disk()
                 store.claim_delivery_or_fail(*claim)
                 router.dispatch(event)
@@ -162,6 +163,23 @@ def _process_once(event):
             return "duplicate"
         router.dispatch(event)
     return outcome
+
+
+# Whether a poller holds its lease, looked up at most this often per process.
+POLLER_CHECK = 30.0
+_poller_seen = {"until": 0.0, "holds": False}
+
+
+def poller_restores(config):
+    """Whether the reconciliation poller would restore a delivery Postgres lost in a crash: with
+    App credentials (it then reconciles every open PR of the installed repositories) and while
+    a poller process holds its lease (a worker scaled to zero restores nothing)."""
+    if not config.has_app_credentials:
+        return False
+    now = time.monotonic()
+    if now >= _poller_seen["until"]:
+        _poller_seen.update(holds=lease.is_held(lease.POLLER), until=now + POLLER_CHECK)
+    return _poller_seen["holds"]
 
 
 def _failed(event, status, outcome, error):

@@ -58,15 +58,7 @@ class postgres_schema:
 
 
 def make_config(database_url, **overrides):
-    """The app's settings in tests: as deployed, with a poller (a token it never uses here),
-    which on Postgres lets deliveries commit without waiting for the disk."""
-    settings = {
-        "database_url": database_url,
-        "webhook_secrets": (SECRET,),
-        "github_token": "ghp_unused-by-the-web-app",
-        **overrides,
-    }
-    return Config(**settings)
+    return Config(**{"database_url": database_url, "webhook_secrets": (SECRET,), **overrides})
 
 
 @pytest.fixture

@@ -89,3 +89,16 @@ def test_commit_without_waiting_for_disk_is_this_transactions_only(database):
         assert setting() == "off"
         add("a")
     assert setting() == "on" and Delivery.select().count() == 1
+
+
+def test_a_savepoint_rolled_back_takes_its_deferred_statements_with_it(database):
+    insert = INSERT.format(p=database.param)
+    with db.writing():
+        add("outer")
+        with pytest.raises(RuntimeError), db.writing():
+            db.defer(insert, ["inner"])
+            if db.is_postgres():
+                db.defer(insert, ["outer"])  # would fail the rollback, were it sent
+            raise RuntimeError("inner failed")
+        add("after")
+    assert sorted(d.delivery_id for d in Delivery.select()) == ["after", "outer"]

@@ -183,11 +183,24 @@ def test_every_published_github_example_is_accepted(deliver, database, event, pa
     assert response.status_code == (200 if event in HANDLED_EVENTS else 202)
 
 
-def test_without_a_poller_deliveries_wait_for_the_disk_and_still_dedupe(database_url):
-    app = create_app(make_config(database_url, github_token=None))
+@pytest.mark.parametrize("poller_running", [False, True])
+def test_deliveries_commit_asynchronously_only_while_a_poller_restores(
+    database_url, poller_running, monkeypatch
+):
+    from prmonitor import lease, webhooks
+
+    monkeypatch.setattr(webhooks, "_poller_seen", {"until": 0.0, "holds": False})
+    config = make_config(database_url, app_id="1", private_key="(the web app never signs)")
+    app = create_app(config)
     db.migrate(db.database.obj)
+    if poller_running:
+        lease.acquire(lease.POLLER, "a worker", 60)
+    with app.app_context():
+        assert webhooks.poller_restores(config) is poller_running
+        assert not webhooks.poller_restores(make_config(database_url))  # no App: never
     client = app.test_client()
     first = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")
     again = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")
     assert (first.json["outcome"], again.json["outcome"]) == ("processed", "duplicate")
+    assert WorkflowJob.select().count() == 1
     db.database.obj.close_all()
