@@ -247,16 +247,12 @@ def hold_poller_lease(database_url):
 
 
 def private_key():
-    """A PEM private key, so that the app starts with App credentials."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    """A PEM private key, so that the app starts with App credentials (the tests' own maker)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.fakes import new_private_key
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    return new_private_key()
 
 
 def count_rows(database_url, queries):
