@@ -204,7 +204,7 @@ def cmd_start(config, args):
         raise CommandError(f"the App is not installed on {full_name}: install it there first")
     repo = github.get(f"repos/{full_name}", installation=installation, conditional=False).body
     target = Target(repo["full_name"], repo["id"], installation, discover=False)
-    Reconciler(github, EtagStore()).reconcile_pr(target, args.pr)
+    Reconciler(github).reconcile_pr(target, args.pr)
     print_pr(queries.resolve_pr(args.pr, target.full_name))
 
 

@@ -32,9 +32,10 @@ class Poller:
         # runs), short enough that a crashed holder is replaced within a few cycles.
         self.lease_ttl = lease_ttl or max(3 * interval, 120)
         self.holder = holder or lease.new_holder()
-        etags = EtagStore()
-        self.reconciler = Reconciler(github, etags, interval, heartbeat=self._heartbeat)
-        self.targets = Targets(github, etags)
+        # The poller saves what it read: a client made without an ETag store gets one.
+        github.etags = github.etags or EtagStore()
+        self.reconciler = Reconciler(github, interval, heartbeat=self._heartbeat)
+        self.targets = Targets(github)
         use_recovery = github.is_app if recover is None else recover
         self.recovery = Recovery(github) if use_recovery else None
         self.cycles = 0
@@ -164,7 +165,7 @@ class Poller:
     def _prune(self):
         self.cycles += 1
         if self.cycles % PRUNE_EVERY == 1:
-            pruned = self.reconciler.etags.prune()
+            pruned = self.github.etags.prune()
             if pruned:
                 log.info("http cache pruned entries=%d", pruned)
 

@@ -61,8 +61,10 @@ class Target:
 
 
 class Reconciler:
-    def __init__(self, github, etags, interval=60.0, heartbeat=None):
-        self.github, self.etags, self.interval = github, etags, interval
+    """Reads through `github`, whose ETag store (github.etags) it saves pages to."""
+
+    def __init__(self, github, interval=60.0, heartbeat=None):
+        self.github, self.etags, self.interval = github, github.etags, interval
         # Called between runs: the poller renews its lease there (and stops if it was lost).
         self.heartbeat = heartbeat or (lambda: None)
         self.deferred = 0
@@ -150,17 +152,13 @@ class Reconciler:
         return Pr.get_by_id(pr_id)
 
     def _tracked_numbers(self, target):
-        query = Pr.select(Pr.pr_number).where(
-            (Pr.repo_full_name == target.full_name) & Pr.tracking.in_(TRACKED)
-        )
+        query = Pr.select(Pr.pr_number).where(tracked_in(target.full_name))
         return {number for (number,) in query.tuples()}
 
     def _prs_to_reconcile(self, target, open_numbers):
         """Tracked PRs that are open, plus closed ones not reconciled since they closed (their
         one final pass). A PR stored as open that GitHub no longer lists has closed: read it."""
-        tracked = Pr.select().where(
-            (Pr.repo_full_name == target.full_name) & Pr.tracking.in_(TRACKED)
-        )
+        tracked = Pr.select().where(tracked_in(target.full_name))
         chosen = []
         for pr in tracked:
             self.heartbeat()
@@ -376,6 +374,11 @@ class Reconciler:
             Workflow.update(jobs_synced_at=utcnow()).where(
                 (Workflow.run_id == run_id) & Workflow.run_attempt.in_(done)
             ).execute()
+
+
+def tracked_in(full_name):
+    """The condition for a repository's PRs that the poller tracks."""
+    return (Pr.repo_full_name == full_name) & Pr.tracking.in_(TRACKED)
 
 
 def _due(pr):

@@ -6,14 +6,14 @@ import logging
 from . import db, payloads, store
 from .github import GitHubError, NotFound
 from .models import TRACKED, Installation, Pr, Repository
-from .reconcile import Target
+from .reconcile import Target, tracked_in
 
 log = logging.getLogger(__name__)
 
 
 class Targets:
-    def __init__(self, github, etags):
-        self.github, self.etags = github, etags
+    def __init__(self, github):
+        self.github, self.etags = github, github.etags
 
     def all(self):
         """Installed repositories (all their open PRs), then repositories of PRs started by
@@ -106,9 +106,7 @@ class Targets:
         """A repository started by hand that GitHub no longer shows us: stop polling its PRs."""
         log.warning("repo=%s is gone or unreadable; its PRs are not tracked", target.full_name)
         with db.writing():
-            Pr.update(tracking="stopped").where(
-                (Pr.repo_full_name == target.full_name) & Pr.tracking.in_(TRACKED)
-            ).execute()
+            Pr.update(tracking="stopped").where(tracked_in(target.full_name)).execute()
 
     def deactivate(self, target):
         """An installed repository GitHub no longer shows: as if it had been removed."""
