@@ -7,6 +7,7 @@ string longer than a column): bad input raises PayloadError, which the receiver 
 
 import datetime
 import json
+import re
 
 from .models import EPOCH
 
@@ -72,7 +73,12 @@ def text(data, key, limit=SHORT, required=False):
 
 def clean_text(value):
     """Drop what no database stores: NUL characters and unpaired UTF-16 surrogates."""
+    if value.isascii() and "\x00" not in value:
+        return value  # nearly every value GitHub sends: nothing to drop
     return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+_PLAIN_UTC = re.compile(r"(?:19[7-9]\d|2\d{3})-\d\d-\d\dT\d\d:\d\d:\d\dZ", re.ASCII)
 
 
 def timestamp(data, key):
@@ -83,6 +89,9 @@ def timestamp(data, key):
     if not isinstance(value, str):
         raise PayloadError(f"'{key}' must be an ISO 8601 time")
     try:
+        if _PLAIN_UTC.fullmatch(value):
+            # GitHub's usual form, 2026-11-20T10:00:00Z: UTC already, whole seconds, after 1970.
+            return datetime.datetime.fromisoformat(value[:-1])
         parsed = datetime.datetime.fromisoformat(value)
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)

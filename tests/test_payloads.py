@@ -154,3 +154,33 @@ def test_published_hint_for_another_repository_is_ignored():
     run = payload["workflow_run"]
     assert run["pull_requests"]
     assert payloads.pull_request_hints(run, payload["repository"]["id"]) == []
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2026-11-20T10:00:07Z", datetime.datetime(2026, 11, 20, 10, 0, 7)),
+        ("2026-11-20T10:00:07.900Z", datetime.datetime(2026, 11, 20, 10, 0, 7)),
+        ("2026-11-20T12:00:07+02:00", datetime.datetime(2026, 11, 20, 10, 0, 7)),
+        ("2026-11-20T10:00:07", datetime.datetime(2026, 11, 20, 10, 0, 7)),
+        ("1970-01-01T00:00:00Z", datetime.datetime(1970, 1, 1)),
+    ],
+)
+def test_every_iso_form_github_uses_reads_the_same(value, expected):
+    assert payloads.timestamp({"t": value}, "t") == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-02-30T00:00:00Z", "2026-11-20T25:00:00Z", "1969-12-31T23:59:59Z", "Z"]
+)
+def test_impossible_times_in_githubs_form_are_refused(value):
+    with pytest.raises(PayloadError):
+        payloads.timestamp({"t": value}, "t")
+
+
+@pytest.mark.parametrize("value", ["plain", "t\x00est", "a\ud800b", "✓ ünïcode \U0001f600"])
+def test_clean_text_keeps_what_a_database_stores(value):
+    cleaned = payloads.clean_text(value)
+    assert "\x00" not in cleaned
+    cleaned.encode("utf-8")  # no unpaired surrogate left
+    assert cleaned.replace("?", "") == value.replace("\x00", "").replace("\ud800", "")
