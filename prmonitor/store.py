@@ -4,7 +4,7 @@ events arrive in; the statements every delivery makes are rendered once and cach
 import datetime
 import json
 
-from peewee import EXCLUDED, Case, SqliteDatabase
+from peewee import SqliteDatabase
 
 from .db import database, is_postgres
 from .db import defer as db_defer
@@ -16,7 +16,6 @@ from .models import (
     Pr,
     Repository,
     Workflow,
-    WorkflowJob,
     utcnow,
 )
 
@@ -55,6 +54,25 @@ def _upsert_sql(table, columns, conflict, updates, where, returning=""):
     return render
 
 
+# Columns an upsert never rewrites: the conflict key, and what GitHub never changes for a given
+# run attempt or job (its commit, and the run attempt a job belongs to). SQLite rewrites an
+# index entry for every indexed column a SET names, changed or not: each one costs a page in
+# the WAL at every delivery.
+_RUN_KEEPS = ("run_id", "run_attempt", "head_sha")
+_JOB_KEEPS = ("job_id", "run_id", "run_attempt", "workflow_id", "head_sha")
+
+
+def _with_defaults(model, row):
+    """The row with the model's Python-side defaults (prs.created_at, prs.tracking, ...) for the
+    columns it lacks: a plain INSERT does not apply them as Model.insert() does."""
+    filled = {
+        field.column_name: default() if callable(default) else default
+        for field, default in model._meta.defaults.items()
+        if field.column_name not in row
+    }
+    return {**filled, **row}
+
+
 def _advances(table):
     """The ON CONFLICT guard: the incoming row is further along, or as far along but later."""
     return (
@@ -73,7 +91,7 @@ def upsert_workflow(row):
         "workflows",
         columns,
         "run_id, run_attempt",
-        [f"{c} = EXCLUDED.{c}" for c in columns],
+        [f"{c} = EXCLUDED.{c}" for c in columns if c not in _RUN_KEEPS],
         _advances("workflows"),
         returning=" RETURNING id, pr_id",
     )
@@ -87,20 +105,33 @@ def upsert_workflow(row):
 def ensure_workflow(placeholder, found):
     """workflow_state of the run attempt a job belongs to (`found`, when it exists), created as
     a placeholder when the job came first."""
-    if found is None:
-        Workflow.insert(**placeholder).on_conflict_ignore().execute()
-        found = workflow_state(placeholder["run_id"], placeholder["run_attempt"])
-    return found
+    if found is not None:
+        return found
+    placeholder = _with_defaults(Workflow, placeholder)
+    columns = tuple(placeholder)
+
+    def render(param):
+        return (
+            f"INSERT INTO workflows ({', '.join(columns)}) "
+            f"VALUES ({', '.join([param] * len(columns))}) ON CONFLICT (run_id, run_attempt) "
+            "DO NOTHING RETURNING id, pr_id, status_rank, status"
+        )
+
+    created = _execute(("placeholder", columns), render, list(placeholder.values())).fetchone()
+    return created or workflow_state(placeholder["run_id"], placeholder["run_attempt"])
 
 
 def advance_placeholder(workflow_id):
     """Until the run's own event arrives, its placeholder is queued, or in progress once any of
     its jobs is: whichever job event comes first, the placeholder ends the same."""
-    Workflow.update(status="in_progress").where(
-        (Workflow.id == workflow_id)
-        & (Workflow.status_rank == PLACEHOLDER_RANK)
-        & (Workflow.status != "in_progress")
-    ).execute()
+
+    def render(param):
+        return (
+            "UPDATE workflows SET status = 'in_progress' WHERE id = "
+            f"{param} AND status_rank = {PLACEHOLDER_RANK} AND status <> 'in_progress'"
+        )
+
+    _execute("advance_placeholder", render, [workflow_id], deferred=True)
 
 
 def workflow_state(run_id, run_attempt):
@@ -119,7 +150,7 @@ def upsert_job(row):
     """Insert or advance one job (a row with workflow_id and pr_id); a stored pr_id is never
     cleared. Deferred: on Postgres it travels with the transaction's next statement."""
     columns = tuple(row)
-    updates = [f"{c} = EXCLUDED.{c}" for c in columns if c != "pr_id"]
+    updates = [f"{c} = EXCLUDED.{c}" for c in columns if c not in (*_JOB_KEEPS, "pr_id")]
     updates.append("pr_id = COALESCE(EXCLUDED.pr_id, workflow_jobs.pr_id)")
     render = _upsert_sql("workflow_jobs", columns, "job_id", updates, _advances("workflow_jobs"))
     _execute(("job", columns), render, list(row.values()), deferred=True)
@@ -127,18 +158,21 @@ def upsert_job(row):
 
 def refresh_failure_details(workflow_id):
     """workflows.failure_details: this attempt's failed jobs and their failed steps, as JSON."""
-    failed = (
-        WorkflowJob.select(WorkflowJob.job_name, WorkflowJob.failed_steps)
-        .where(
-            (WorkflowJob.workflow == workflow_id) & WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)
+
+    def select(param):
+        failed = ", ".join(f"'{c}'" for c in FAILED_CONCLUSIONS)
+        return (
+            "SELECT job_name, failed_steps FROM workflow_jobs "
+            f"WHERE workflow_id = {param} AND conclusion IN ({failed}) ORDER BY job_name"
         )
-        .order_by(WorkflowJob.job_name)
-        .tuples()
-    )
+
+    def update(param):
+        return f"UPDATE workflows SET failure_details = {param} WHERE id = {param}"
+
+    failed = _execute("failed_jobs", select, [workflow_id]).fetchall()
     details = [{"job": name, "failed_steps": json.loads(steps or "[]")} for name, steps in failed]
-    Workflow.update(failure_details=json.dumps(details) if details else None).where(
-        Workflow.id == workflow_id
-    ).execute()
+    summary = json.dumps(details) if details else None
+    _execute("failure_details", update, [summary, workflow_id], deferred=True)
 
 
 def upsert_pr(row):
@@ -146,25 +180,30 @@ def upsert_pr(row):
 
     A change of state or head makes the PR due for reconciliation again (reconciled_at NULL):
     that is how a closed PR gets its one final pass, whoever saw it close first."""
-    update = {Pr._meta.fields[name]: getattr(EXCLUDED, name) for name in row}
-    unchanged = (Pr.state == EXCLUDED.state) & (Pr.head_sha == EXCLUDED.head_sha)
-    update[Pr.reconciled_at] = Case(None, [(unchanged, Pr.reconciled_at)], None)
-    (
-        Pr.insert(**row)
-        .on_conflict(
-            conflict_target=[Pr.pr_number, Pr.repo_full_name],
-            update=update,
-            where=(Pr.updated_at.is_null() | (EXCLUDED.updated_at >= Pr.updated_at)),
-        )
-        .as_rowcount()
-        .execute()
+    updates = [f"{c} = EXCLUDED.{c}" for c in row if c not in ("pr_number", "repo_full_name")]
+    updates.append(
+        "reconciled_at = CASE WHEN prs.state = EXCLUDED.state AND prs.head_sha = "
+        "EXCLUDED.head_sha THEN prs.reconciled_at ELSE NULL END"
     )
+    newer = "prs.updated_at IS NULL OR EXCLUDED.updated_at >= prs.updated_at"
+    new = _with_defaults(Pr, row)
+    render = _upsert_sql("prs", tuple(new), "pr_number, repo_full_name", updates, newer)
+    _execute(("pr", tuple(new)), render, list(new.values()), deferred=True)
     return pr_id_for(row["repo_full_name"], row["pr_number"])
 
 
 def ensure_pr(row):
     """A pull request known only from a run's pull_requests hint: create it if it is new."""
-    Pr.insert(**row).on_conflict_ignore().execute()
+    row = _with_defaults(Pr, row)
+    columns = tuple(row)
+
+    def render(param):
+        return (
+            f"INSERT INTO prs ({', '.join(columns)}) VALUES ({', '.join([param] * len(columns))}) "
+            "ON CONFLICT (pr_number, repo_full_name) DO NOTHING"
+        )
+
+    _execute(("new_pr", columns), render, list(row.values()), deferred=True)
     return pr_id_for(row["repo_full_name"], row["pr_number"])
 
 
