@@ -78,7 +78,9 @@ def clean_text(value):
     return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-_PLAIN_UTC = re.compile(r"(?:19[7-9]\d|2\d{3})-\d\d-\d\dT\d\d:\d\d:\d\dZ", re.ASCII)
+# GitHub's usual forms, 2026-11-20T10:00:00Z and (job steps) 2026-11-20T10:00:00.000Z: UTC
+# already, after 1970, and the first 19 characters are the time at one-second resolution.
+_PLAIN_UTC = re.compile(r"(?:19[7-9]\d|2\d{3})-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z", re.ASCII)
 
 
 def timestamp(data, key):
@@ -90,8 +92,7 @@ def timestamp(data, key):
         raise PayloadError(f"'{key}' must be an ISO 8601 time")
     try:
         if _PLAIN_UTC.fullmatch(value):
-            # GitHub's usual form, 2026-11-20T10:00:00Z: UTC already, whole seconds, after 1970.
-            return datetime.datetime.fromisoformat(value[:-1])
+            return datetime.datetime.fromisoformat(value[:19])
         parsed = datetime.datetime.fromisoformat(value)
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
@@ -101,6 +102,12 @@ def timestamp(data, key):
         # Nothing on GitHub is that old, and SQLite orders stored times as text: keep 4 digits.
         raise PayloadError(f"'{key}' is before 1970")
     return parsed.replace(microsecond=0)
+
+
+def iso_time(data, key):
+    """timestamp() as ISO 8601 text (2026-11-20T10:00:00), as job steps store their times."""
+    parsed = timestamp(data, key)
+    return parsed.isoformat() if parsed else None
 
 
 def latest(*times):
@@ -249,14 +256,13 @@ def _steps(steps):
 def _step(step):
     if not isinstance(step, dict):
         raise PayloadError("each step must be an object")
-    started, completed = timestamp(step, "started_at"), timestamp(step, "completed_at")
     return {
         "number": _int32(step, "number"),
         "name": text(step, "name", LONG) or "",
         "status": text(step, "status"),
         "conclusion": text(step, "conclusion"),
-        "started_at": started.isoformat() if started else None,
-        "completed_at": completed.isoformat() if completed else None,
+        "started_at": iso_time(step, "started_at"),
+        "completed_at": iso_time(step, "completed_at"),
     }
 
 

@@ -161,6 +161,8 @@ def test_published_hint_for_another_repository_is_ignored():
     [
         ("2026-11-20T10:00:07Z", datetime.datetime(2026, 11, 20, 10, 0, 7)),
         ("2026-11-20T10:00:07.900Z", datetime.datetime(2026, 11, 20, 10, 0, 7)),
+        ("2026-11-20T10:00:07.123456Z", datetime.datetime(2026, 11, 20, 10, 0, 7)),
+        ("2026-11-20T10:00:07.000-07:00", datetime.datetime(2026, 11, 20, 17, 0, 7)),
         ("2026-11-20T12:00:07+02:00", datetime.datetime(2026, 11, 20, 10, 0, 7)),
         ("2026-11-20T10:00:07", datetime.datetime(2026, 11, 20, 10, 0, 7)),
         ("1970-01-01T00:00:00Z", datetime.datetime(1970, 1, 1)),
@@ -171,7 +173,14 @@ def test_every_iso_form_github_uses_reads_the_same(value, expected):
 
 
 @pytest.mark.parametrize(
-    "value", ["2026-02-30T00:00:00Z", "2026-11-20T25:00:00Z", "1969-12-31T23:59:59Z", "Z"]
+    "value",
+    [
+        "2026-02-30T00:00:00Z",
+        "2026-02-30T00:00:00.000Z",
+        "2026-11-20T25:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "Z",
+    ],
 )
 def test_impossible_times_in_githubs_form_are_refused(value):
     with pytest.raises(PayloadError):
@@ -184,3 +193,10 @@ def test_clean_text_keeps_what_a_database_stores(value):
     assert "\x00" not in cleaned
     cleaned.encode("utf-8")  # no unpaired surrogate left
     assert cleaned.replace("?", "") == value.replace("\x00", "").replace("\ud800", "")
+
+
+def test_step_times_are_stored_at_one_second_resolution():
+    job = job_event("completed")["workflow_job"]
+    job["steps"][0].update(started_at="2026-11-20T10:00:10.000Z", completed_at=None)
+    step = json.loads(payloads.parse_job(job)["steps"])[0]
+    assert (step["started_at"], step["completed_at"]) == ("2026-11-20T10:00:10", None)
