@@ -1,5 +1,7 @@
-"""Webhook handlers: parse the payload, upsert the rows, link runs to their pull request."""
+"""Webhook handlers: parse the payload, and return the writes that upsert its rows and link runs
+to their pull request (routing.Router runs them in the delivery's transaction)."""
 
+import functools
 import logging
 
 from . import payloads, record, store
@@ -21,7 +23,9 @@ def on_workflow_run(event):
     row = payloads.parse_run(
         run, repo, payloads.installation_id(payload), payloads.optional_obj(payload, "workflow")
     )
-    record.record_run(row, payloads.pull_request_hints(run, row["repo_id"]))
+    return functools.partial(
+        record.record_run, row, payloads.pull_request_hints(run, row["repo_id"])
+    )
 
 
 @router.register("workflow_job")
@@ -29,7 +33,8 @@ def on_workflow_job(event):
     payload = event.payload
     repo, job = payloads.obj(payload, "repository"), payloads.obj(payload, "workflow_job")
     row = payloads.parse_job(job)
-    record.record_job(row, payloads.run_placeholder(row, repo, payloads.installation_id(payload)))
+    placeholder = payloads.run_placeholder(row, repo, payloads.installation_id(payload))
+    return functools.partial(record.record_job, row, placeholder)
 
 
 @router.register("pull_request")
@@ -39,7 +44,7 @@ def on_pull_request(event):
     row = payloads.parse_pull_request(
         pr, payloads.obj(payload, "repository"), payloads.installation_id(payload)
     )
-    record.record_pull_request(row)
+    return functools.partial(record.record_pull_request, row)
 
 
 @router.register("installation")
@@ -47,15 +52,18 @@ def on_installation(event):
     payload = event.payload
     installation = payloads.parse_installation(payloads.obj(payload, "installation"))
     state = _INSTALLATION_STATES.get(event.action, "active")
-    store.upsert_installation({**installation, "state": state})
-    if state == "deleted":
-        store.deactivate_installation_repositories(installation["installation_id"])
-    if state != "active":
-        return
-    repos = payloads.parse_repositories(
-        payload.get("repositories"), installation["installation_id"]
-    )
-    store.set_repositories(repos, active=True)
+    installation_id = installation["installation_id"]
+    repos = []
+    if state == "active":
+        repos = payloads.parse_repositories(payload.get("repositories"), installation_id)
+
+    def write():
+        store.upsert_installation({**installation, "state": state})
+        if state == "deleted":
+            store.deactivate_installation_repositories(installation_id)
+        store.set_repositories(repos, active=True)
+
+    return write
 
 
 _INSTALLATION_STATES = {"deleted": "deleted", "suspend": "suspended"}
@@ -65,9 +73,13 @@ _INSTALLATION_STATES = {"deleted": "deleted", "suspend": "suspended"}
 def on_installation_repositories(event):
     payload = event.payload
     installation = payloads.parse_installation(payloads.obj(payload, "installation"))
-    store.upsert_installation({**installation, "state": "active"})
     installation_id = installation["installation_id"]
     added = payloads.parse_repositories(payload.get("repositories_added"), installation_id)
     removed = payloads.parse_repositories(payload.get("repositories_removed"), installation_id)
-    store.set_repositories(added, active=True)
-    store.set_repositories(removed, active=False)
+
+    def write():
+        store.upsert_installation({**installation, "state": "active"})
+        store.set_repositories(added, active=True)
+        store.set_repositories(removed, active=False)
+
+    return write

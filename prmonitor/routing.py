@@ -19,11 +19,16 @@ class Event:
 
 
 class Router:
+    """Handlers parse a delivery and return what it writes, so that the receiver parses outside
+    the write transaction and holds the database's one write lock (SQLite) only to write."""
+
     def __init__(self):
         self._handlers = {}
 
     def register(self, event, action=None):
-        """Decorator: call the function for `event` (any action when `action` is None)."""
+        """Decorator: call the function for `event` (any action when `action` is None). It
+        parses the event (raising PayloadError on a bad payload) and returns a function that
+        writes its rows, or None when there is nothing to write."""
 
         def decorate(handler):
             self._handlers.setdefault((event, action), []).append(handler)
@@ -34,12 +39,11 @@ class Router:
     def handles(self, event_name):
         return any(name == event_name for name, _ in self._handlers)
 
-    def dispatch(self, event):
-        """Run every handler for the event; returns how many ran (0: nothing to do)."""
+    def prepare(self, event):
+        """(handlers found, the writes they returned) for the event; parsing happens here."""
         handlers = self.handlers_for(event)
-        for handler in handlers:
-            handler(event)
-        return len(handlers)
+        writes = [write for write in (handler(event) for handler in handlers) if write]
+        return len(handlers), writes
 
     def handlers_for(self, event):
         """The handlers for any action of the event, then those for its action."""

@@ -1,4 +1,4 @@
-"""The webhook receiver: verify the signature, dedupe the delivery, dispatch in one transaction.
+"""The webhook receiver: verify the signature, parse, then dedupe and write in one transaction.
 
 GitHub's rules this follows (https://docs.github.com/en/webhooks/using-webhooks/best-practices-for-using-webhooks):
 deliveries can arrive out of order and more than once, a redelivery keeps its X-GitHub-Delivery,
@@ -126,10 +126,14 @@ def _handle(event):
 
 
 def _process(event, attempts=3):
-    """Handle the delivery, retrying when concurrent deliveries deadlock or the lock is busy."""
+    """Parse the delivery, then write it, retrying when concurrent deliveries deadlock or the
+    lock is busy. Parsing happens outside the transaction, which then only holds the lock to
+    write."""
+    found, writes = router.prepare(event)
+    outcome = "processed" if found else "ignored"
     for attempt in range(1, attempts + 1):
         try:
-            return _process_once(event)
+            return _process_once(event, outcome, writes)
         except OperationalError as exc:
             if attempt == attempts:
                 raise
@@ -137,12 +141,11 @@ def _process(event, attempts=3):
             time.sleep(0.05 * attempt)
 
 
-def _process_once(event):
-    """Claim and handle the delivery in one transaction: all of its rows, or none of them.
+def _process_once(event, outcome, writes):
+    """Claim the delivery and write its rows in one transaction: all of its rows, or none.
 
     The claim is written with its final outcome: inside the transaction nobody else can see it,
     and a rollback takes it away with everything else."""
-    outcome = "processed" if router.handlers_for(event) else "ignored"
     claim = (event.delivery_id, event.name, event.action, outcome)
     if db.is_postgres():
         # The claim travels with the handler's first statement, and fails on a duplicate.
@@ -152,7 +155,7 @@ def _process_once(event):
                 if restores:
                     store.commit_without_waiting_for_disk()
                 store.claim_delivery_or_fail(*claim)
-                router.dispatch(event)
+                _write(writes)
         except DataError as exc:
             if store.is_duplicate(exc):
                 return "duplicate"
@@ -161,8 +164,13 @@ def _process_once(event):
     with db.writing():
         if not store.claim_delivery(*claim):
             return "duplicate"
-        router.dispatch(event)
+        _write(writes)
     return outcome
+
+
+def _write(writes):
+    for write in writes:
+        write()
 
 
 # Whether a poller holds its lease, looked up at most this often per process.

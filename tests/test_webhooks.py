@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from prmonitor import create_app, db
+from prmonitor import create_app, db, record
 from prmonitor.models import Delivery, Workflow, WorkflowJob
 from prmonitor.webhooks import sign, verify_signature
 
@@ -174,6 +174,28 @@ def test_a_half_handled_delivery_rolls_back_entirely(deliver, database, monkeypa
     assert response.status_code == 400
     assert counts()[:2] == (0, 0)
     assert Delivery.get(Delivery.delivery_id == "d-half").outcome == "invalid"
+
+
+def test_payloads_are_parsed_before_the_write_transaction_begins(deliver, database, monkeypatch):
+    """The write transaction (on SQLite, the one write lock) is held only to write."""
+    from prmonitor import payloads
+
+    seen = {}
+    parse_job, record_job = payloads.parse_job, record.record_job
+
+    def parse(job):
+        seen["parsed in transaction"] = database.in_transaction()
+        return parse_job(job)
+
+    def write(row, placeholder):
+        seen["written in transaction"] = database.in_transaction()
+        return record_job(row, placeholder)
+
+    monkeypatch.setattr(payloads, "parse_job", parse)
+    monkeypatch.setattr(record, "record_job", write)
+    assert deliver("workflow_job", job_event("completed")).status_code == 200
+    assert seen == {"parsed in transaction": False, "written in transaction": True}
+    assert counts() == (1, 1, 1)
 
 
 @pytest.mark.parametrize("event,path", octokit_webhooks(), ids=lambda v: getattr(v, "name", v))
