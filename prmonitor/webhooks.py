@@ -92,7 +92,7 @@ def _handle(event):
     if not router.handles(event.name):
         with db.writing():
             store.claim_delivery(event.delivery_id, event.name, event.action, "ignored")
-        log.info("delivery=%s event=%s outcome=ignored", event.delivery_id, event.name)
+        log.debug("delivery=%s event=%s outcome=ignored", event.delivery_id, event.name)
         return _reply(202, delivery=event.delivery_id, outcome="ignored")
     try:
         outcome = _process(event)
@@ -115,7 +115,11 @@ def _handle(event):
             db.describe(exc),
         )
         return _failed(event, 503, "failed", "database unavailable")
-    log.info(
+    # Routine deliveries are logged at DEBUG: the deliveries table records every one (id, event,
+    # action, outcome, time), and a line each is most of a log drain's volume. A duplicate is a
+    # redelivery, worth a line.
+    log.log(
+        logging.INFO if outcome == "duplicate" else logging.DEBUG,
         "delivery=%s event=%s action=%s outcome=%s",
         event.delivery_id,
         event.name,
