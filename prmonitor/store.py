@@ -54,12 +54,11 @@ def _upsert_sql(table, columns, conflict, updates, where, returning=""):
     return render
 
 
-# Columns an upsert never rewrites: the conflict key, and what GitHub never changes for a given
-# run attempt or job (its commit, and the run attempt a job belongs to). SQLite rewrites an
-# index entry for every indexed column a SET names, changed or not: each one costs a page in
-# the WAL at every delivery.
-_RUN_KEEPS = ("run_id", "run_attempt", "head_sha")
-_JOB_KEEPS = ("job_id", "run_id", "run_attempt", "workflow_id", "head_sha")
+# Indexed columns an upsert never rewrites: the conflict key, and the run attempt a job belongs
+# to (GitHub never moves a job). SQLite rewrites the index entry of every indexed column a SET
+# names, changed or not: a page in the WAL at every delivery.
+_RUN_KEEPS = ("run_id", "run_attempt")
+_JOB_KEEPS = ("job_id", "workflow_id")
 
 
 def _with_defaults(model, row):
@@ -188,7 +187,7 @@ def upsert_pr(row):
     newer = "prs.updated_at IS NULL OR EXCLUDED.updated_at >= prs.updated_at"
     new = _with_defaults(Pr, row)
     render = _upsert_sql("prs", tuple(new), "pr_number, repo_full_name", updates, newer)
-    _execute(("pr", tuple(new)), render, list(new.values()), deferred=True)
+    _execute(("pr", tuple(row), tuple(new)), render, list(new.values()), deferred=True)
     return pr_id_for(row["repo_full_name"], row["pr_number"])
 
 
