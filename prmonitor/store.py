@@ -42,16 +42,22 @@ def _execute(key, render, values, deferred=False):
     return database.execute_sql(sql, values)
 
 
-def _upsert_sql(table, columns, conflict, updates, where, returning=""):
+def _insert_sql(table, columns, conflict, action="DO NOTHING", returning=""):
+    """A render function for INSERT ... ON CONFLICT (conflict) action; see _execute."""
+
     def render(param):
         return (
             f"INSERT INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join([param] * len(columns))}) "
-            f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(updates)} WHERE {where}"
-            f"{returning}"
+            f"ON CONFLICT ({conflict}) {action}{returning}"
         )
 
     return render
+
+
+def _upsert_sql(table, columns, conflict, updates, where, returning=""):
+    action = f"DO UPDATE SET {', '.join(updates)} WHERE {where}"
+    return _insert_sql(table, columns, conflict, action, returning)
 
 
 # Indexed columns an upsert never rewrites: the conflict key, and the run attempt a job belongs
@@ -108,14 +114,12 @@ def ensure_workflow(placeholder, found):
         return found
     placeholder = _with_defaults(Workflow, placeholder)
     columns = tuple(placeholder)
-
-    def render(param):
-        return (
-            f"INSERT INTO workflows ({', '.join(columns)}) "
-            f"VALUES ({', '.join([param] * len(columns))}) ON CONFLICT (run_id, run_attempt) "
-            "DO NOTHING RETURNING id, pr_id, status_rank, status"
-        )
-
+    render = _insert_sql(
+        "workflows",
+        columns,
+        "run_id, run_attempt",
+        returning=" RETURNING id, pr_id, status_rank, status",
+    )
     created = _execute(("placeholder", columns), render, list(placeholder.values())).fetchone()
     return created or workflow_state(placeholder["run_id"], placeholder["run_attempt"])
 
@@ -195,13 +199,7 @@ def ensure_pr(row):
     """A pull request known only from a run's pull_requests hint: create it if it is new."""
     row = _with_defaults(Pr, row)
     columns = tuple(row)
-
-    def render(param):
-        return (
-            f"INSERT INTO prs ({', '.join(columns)}) VALUES ({', '.join([param] * len(columns))}) "
-            "ON CONFLICT (pr_number, repo_full_name) DO NOTHING"
-        )
-
+    render = _insert_sql("prs", columns, "pr_number, repo_full_name")
     _execute(("new_pr", columns), render, list(row.values()), deferred=True)
     return pr_id_for(row["repo_full_name"], row["pr_number"])
 
@@ -215,12 +213,8 @@ def pr_id_for(repo_full_name, pr_number):
 
 
 def add_pr_head(pr_id, repo_full_name, head_sha):
-    def render(param):
-        return (
-            f"INSERT INTO pr_heads (pr_id, repo_full_name, head_sha) VALUES ({param}, {param}, "
-            f"{param}) ON CONFLICT (repo_full_name, head_sha, pr_id) DO NOTHING"
-        )
-
+    columns = ("pr_id", "repo_full_name", "head_sha")
+    render = _insert_sql("pr_heads", columns, "repo_full_name, head_sha, pr_id")
     _execute("add_pr_head", render, [pr_id, repo_full_name, head_sha], deferred=True)
 
 
