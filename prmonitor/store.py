@@ -160,7 +160,20 @@ def upsert_job(row):
 
 
 def refresh_failure_details(workflow_id):
-    """workflows.failure_details: this attempt's failed jobs and their failed steps, as JSON."""
+    """workflows.failure_details: this attempt's failed jobs and their failed steps, as JSON.
+
+    On Postgres, two failed jobs of one run recorded at once would each see only its own job
+    (the other's transaction is not committed yet), and the later commit would drop the other
+    job. So the run's row is locked first: the second transaction waits for the first to commit,
+    and its SELECT, a new statement with a new snapshot under READ COMMITTED, sees both jobs.
+    NO KEY UPDATE, the lock an UPDATE of the row takes anyway, does not conflict with the KEY
+    SHARE lock a job's foreign key takes on the run, so job upserts never wait on it.
+    https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-ROWS
+    SQLite needs nothing: its write transactions already run one at a time.
+    """
+    if is_postgres():
+        # Deferred: it reaches the server just before the SELECT, in the same round trip.
+        db_defer("SELECT 1 FROM workflows WHERE id = %s FOR NO KEY UPDATE", [workflow_id])
 
     def select(param):
         failed = ", ".join(f"'{c}'" for c in FAILED_CONCLUSIONS)

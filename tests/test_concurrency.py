@@ -5,11 +5,12 @@ import random
 import threading
 import uuid
 
+from prmonitor import db, payloads, record
 from prmonitor.models import Delivery, Workflow, WorkflowJob
 from prmonitor.webhooks import sign
 
-from .conftest import SECRET
-from .events import job_event, pr_event, run_event
+from .conftest import SECRET, signed_post
+from .events import job_event, pr_event, run_event, steps
 
 
 def post_all(app, deliveries, threads=8):
@@ -83,6 +84,8 @@ def test_interleaved_events_of_many_jobs_converge(app, database):
         ("completed", "failure", run.pr_id)
     }
     assert run.pr_id is not None
+    failed = [entry["job"] for entry in json.loads(run.failure_details)]
+    assert failed == sorted(f"job-{job_id}" for job_id in range(1, 11))
 
 
 def test_a_pr_and_its_fork_run_arriving_together_are_linked(app, database):
@@ -105,3 +108,41 @@ def test_a_pr_and_its_fork_run_arriving_together_are_linked(app, database):
         assert [status for status, _ in results] == [200, 200, 200]
     unlinked = Workflow.select().where(Workflow.pr.is_null()).count()
     assert (unlinked, WorkflowJob.select().where(WorkflowJob.pr.is_null()).count()) == (0, 0)
+
+
+def test_failed_jobs_of_one_run_recorded_at_once_all_reach_failure_details(app, database):
+    """Each failed job rewrites its run's failure_details from the failed jobs it can see. A
+    transaction must not write its view while another one, still open, records a second failed
+    job of the same run: the later commit would drop the first job (Postgres)."""
+    deliver_run = app.test_client()
+    signed_post(deliver_run, "workflow_run", run_event("in_progress"))
+
+    def failed_job(job_id, name):
+        payload = job_event(
+            "completed", id=job_id, name=name, conclusion="failure", steps=steps("failure")
+        )
+        row = payloads.parse_job(payload["workflow_job"])
+        return row, payloads.run_placeholder(row, payload["repository"])
+
+    first_written, second_done = threading.Event(), threading.Event()
+
+    def first():
+        with db.database.obj.connection_context(), db.writing():
+            record.record_job(*failed_job(1001, "job A"))
+            first_written.set()
+            # Give the second transaction time to commit, if it can, before this one does.
+            second_done.wait(timeout=1.0)
+
+    def second():
+        first_written.wait(timeout=10)
+        with db.database.obj.connection_context(), db.writing():
+            record.record_job(*failed_job(1002, "job B"))
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    details = json.loads(Workflow.get().failure_details)
+    assert [entry["job"] for entry in details] == ["job A", "job B"]
