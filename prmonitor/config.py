@@ -101,13 +101,19 @@ class _Env:
         return value.strip()
 
 
-def _database_url(env):
-    url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+def _split_url(name, url):
+    """urlsplit(url), or a ConfigError for a URL it cannot read (a bad port, an unclosed [)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        raise ConfigError("DATABASE_URL", "is not a valid URL") from None
+        raise ConfigError(name, "is not a valid URL") from None
+    return parts
+
+
+def _database_url(env):
+    url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    parts = _split_url("DATABASE_URL", url)
     if parts.scheme not in DATABASE_SCHEMES:
         raise ConfigError(
             "DATABASE_URL", "must start with sqlite:///, postgres:// or postgresql://"
@@ -153,12 +159,17 @@ def _private_key(env):
 
 
 def _checked_pem(name, pem):
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
-        load_pem_private_key(pem.encode("ascii", "replace"), password=None)
+        key = load_pem_private_key(pem.encode("ascii", "replace"), password=None)
     except (ValueError, TypeError):
         raise ConfigError(name, "is not a PEM-encoded private key") from None
+    # GitHub signs App JWTs with RS256 only: an EC or Ed25519 key could never authenticate.
+    # https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app
+    if not isinstance(key, RSAPrivateKey):
+        raise ConfigError(name, "must be the GitHub App's RSA private key (RS256)")
     return pem
 
 
@@ -171,7 +182,7 @@ def _secrets(env):
 
 def _http_url(env, name, default):
     url = env.get(name) or default
-    parts = urlsplit(url)
+    parts = _split_url(name, url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(name, "must be an http:// or https:// URL")
     return url

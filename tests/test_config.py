@@ -74,6 +74,9 @@ def test_secrets_and_urls():
         ({"APP_ID": "1", "PRIVATE_KEY_PATH": "/nonexistent/key.pem"}, "PRIVATE_KEY_PATH"),
         ({"APP_ID": "1"}, "PRIVATE_KEY or PRIVATE_KEY_PATH"),
         ({"GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL"),
+        ({"GITHUB_API_URL": "http://[::1"}, "GITHUB_API_URL"),
+        ({"GITHUB_API_URL": "https://ghe.example:api/api/v3"}, "GITHUB_API_URL"),
+        ({"SLACK_WEBHOOK_URL": "https://hooks.slack.com:x/T0"}, "SLACK_WEBHOOK_URL"),
         ({"NOTIFY": "email"}, "NOTIFY"),
         ({"NOTIFY": "slack"}, "SLACK_WEBHOOK_URL"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
@@ -85,6 +88,31 @@ def test_bad_values_name_the_variable(env, name):
     assert raised.value.name == name
     assert str(raised.value).startswith(f"{name}: ")
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", ["ec", "ed25519"])
+@pytest.mark.parametrize("variable", ["PRIVATE_KEY", "PRIVATE_KEY_PATH"])
+def test_a_key_that_is_not_rsa_is_refused_at_start_up(kind, variable, tmp_path):
+    """GitHub signs App JWTs with RS256 only: another key would fail at every call."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ec"
+        else ed25519.Ed25519PrivateKey.generate()
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    if variable == "PRIVATE_KEY_PATH":
+        (tmp_path / "key.pem").write_text(pem)
+        pem = str(tmp_path / "key.pem")
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"APP_ID": "1", variable: pem})
+    assert str(raised.value) == f"{variable}: must be the GitHub App's RSA private key (RS256)"
 
 
 def test_secret_values_never_appear_in_errors_or_repr():
