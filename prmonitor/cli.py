@@ -12,7 +12,7 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 
 from . import configure_logging, db, queries
 from .api import BadRequest, positive_int, repo_name
-from .config import Config, ConfigError
+from .config import DIGITS, Config, ConfigError
 from .github import GitHubError
 from .models import Pr
 
@@ -51,7 +51,7 @@ def _parser():
         sub.set_defaults(command=cmd_migrate)
     serve = commands.add_parser("serve", help="webhooks, REST API and dashboard on HOST:PORT")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--port", type=port_number)
     serve.set_defaults(command=cmd_serve)
     poll = commands.add_parser(
         "poll", help="reconcile tracked PRs with GitHub every CHECK_INTERVAL"
@@ -80,6 +80,12 @@ def pr_number(raw):
         return positive_int(raw, "a pull request number")
     except BadRequest as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def port_number(raw):
+    if not DIGITS.fullmatch(raw) or not 0 < int(raw) < 65536:
+        raise argparse.ArgumentTypeError("a port is a number from 1 to 65535")
+    return int(raw)
 
 
 def repo_arg(raw):
@@ -113,7 +119,8 @@ def cmd_migrate(config, args):
 def cmd_serve(config, args):
     from .server import serve
 
-    host, port = args.host or config.host, args.port or config.port
+    host = args.host or config.host
+    port = config.port if args.port is None else args.port
     database = _connect(config)
     db.migrate()
     # No connection may cross gunicorn's fork: SQLite's locks would be shared by the workers.

@@ -25,7 +25,7 @@ def serve(host, port, workers=2):
     """Run until Ctrl-C. Each worker builds its own app, so no connection crosses a fork."""
     _Gunicorn(
         {
-            "bind": f"{host}:{port}",
+            "bind": bind_address(host, port),
             "workers": workers,
             "worker_class": "sync",
             "timeout": 30,
@@ -33,3 +33,10 @@ def serve(host, port, workers=2):
             "access_log_format": ACCESS_LOG_FORMAT,
         }
     ).run()
+
+
+def bind_address(host, port):
+    """gunicorn's HOST:PORT, with an IPv6 address in brackets ([::1]:3000)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from prmonitor import cli
+from prmonitor.server import bind_address
 
 from .events import job_event, pr_event, run_event
 from .servers import running_server, wait_for
@@ -53,6 +54,16 @@ def test_usage_error_is_exit_2(tmp_path):
     assert run_cli(cwd=tmp_path).returncode == 2
     assert run_cli("show", "99999999999999999999", cwd=tmp_path).returncode == 2
     assert run_cli("show", "\u00b2", cwd=tmp_path).returncode == 2
+    for port in ("0", "99999", "-5", "http"):
+        result = run_cli("serve", "--port", port, cwd=tmp_path)
+        assert result.returncode == 2, port
+        assert "a port is a number from 1 to 65535" in result.stderr
+
+
+def test_ipv6_hosts_are_bound_in_brackets():
+    assert bind_address("::1", 3000) == "[::1]:3000"
+    assert bind_address("[::]", 80) == "[::]:80"
+    assert bind_address("0.0.0.0", 5000) == "0.0.0.0:5000"
 
 
 def test_show_on_an_unmigrated_database_is_one_line(tmp_path):
