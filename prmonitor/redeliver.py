@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 WINDOW = datetime.timedelta(hours=71)
 MAX_PAGES = 10
 PER_CYCLE = 20  # redelivery requests per cycle at most: an outage's backlog drains over cycles
+ASKED, REFUSED, HELD_BACK = "asked", "refused", "held back"  # what came of one request
 
 
 class Recovery:
@@ -34,12 +35,16 @@ class Recovery:
         """One look at the App's recent deliveries; returns how many were asked again."""
         deliveries = self._recent()
         requests = self._new_requests(_failed_guids(deliveries))
-        asked = sum(self._redeliver(delivery) for delivery in requests[: self.per_cycle])
-        if len(requests) <= self.per_cycle:
+        outcomes = []
+        for delivery in requests[: self.per_cycle]:
+            outcomes.append(self._redeliver(delivery))
+            if outcomes[-1] == HELD_BACK:
+                break  # GitHub is down or limiting us: the rest waits for the next cycle too
+        if len(requests) <= self.per_cycle and HELD_BACK not in outcomes:
             # Nothing left over: the next look can stop where this one began. Times are
             # GitHub's own, so our clock's drift does not matter.
             self._seen_until = max(filter(None, map(_delivered_at, deliveries)), default=None)
-        return asked
+        return outcomes.count(ASKED)
 
     def _recent(self):
         """Deliveries inside the window and newer than the last complete look (less an hour,
@@ -83,18 +88,18 @@ class Recovery:
         return [d for d in candidates if d["guid"] not in handled | asked]
 
     def _redeliver(self, delivery):
-        """Ask for one delivery again; True when GitHub took the request. A refusal (4xx) is
-        remembered like a request, so it is not asked again; an outage (5xx, no answer) is
-        tried again next cycle, as is one the rate limit held back."""
+        """Ask for one delivery again: ASKED when GitHub took the request, REFUSED (a 4xx,
+        remembered like a request, so it is not asked again) or HELD_BACK (an outage or the
+        rate limit: asked again next cycle)."""
         try:
             self.github.post(f"app/hook/deliveries/{delivery['id']}/attempts", as_app=True)
         except (Unavailable, RateLimited) as exc:
             log.warning("redelivery guid=%s not requested: %s", delivery["guid"], exc)
-            return False
+            return HELD_BACK
         except GitHubError as exc:
             log.warning("redelivery guid=%s refused: %s", delivery["guid"], exc)
             self._remember(delivery)
-            return False
+            return REFUSED
         self._remember(delivery)
         log.info(
             "redelivery requested guid=%s event=%s status_code=%s",
@@ -102,7 +107,7 @@ class Recovery:
             delivery.get("event"),
             delivery.get("status_code"),
         )
-        return True
+        return ASKED
 
     def _remember(self, delivery):
         with db.writing():

@@ -710,6 +710,11 @@ class FakeGitHub:
         with self._lock:
             self.calls.clear()
 
+    def clear_faults(self):
+        """The faults inject() set up and no request has used yet end: GitHub is back."""
+        with self._lock:
+            self._faults.clear()
+
     # -- serving ---------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):

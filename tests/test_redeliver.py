@@ -1,6 +1,8 @@
 """Missed-delivery recovery against the loopback fake: only deliveries that never succeeded,
 failed on the wire, and that we never processed are asked again, once each, at a bounded rate."""
 
+import datetime
+
 import pytest
 
 from prmonitor.models import Pr, Redelivery
@@ -80,3 +82,18 @@ def test_a_refused_redelivery_does_not_block_the_others(fake, github):
     assert recovery.run() == 1
     assert recovery.run() == 0  # the refused one is not asked again
     assert len(fake.redelivered) == 1 and refused["id"] not in fake.redelivered
+
+
+def test_a_request_held_back_is_asked_again_even_after_newer_deliveries(fake, github):
+    """An outage or the rate limit holds a request back: the next cycle must look far enough
+    back to find that delivery again, however many hours newer deliveries there are."""
+    lost = fake.add_delivery("workflow_job", "completed", 502)
+    fake._now += datetime.timedelta(hours=3)
+    fake.add_delivery("ping", None, 200)
+    fake.inject(rf"/deliveries/{lost['id']}/attempts$", status=503, times=10, method="POST")
+    recovery = Recovery(github)
+    assert recovery.run() == 0
+    assert fake.redelivered == []
+    fake.clear_faults()
+    assert recovery.run() == 1
+    assert fake.redelivered == [lost["id"]]
