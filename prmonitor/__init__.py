@@ -35,13 +35,16 @@ def create_app(config=None):
     _init_auth(app, config.api_token)
     _init_errors(app)
 
+    for blueprint in blueprints():
+        app.register_blueprint(blueprint)
+    return app
+
+
+def blueprints():
+    """Every route of the app, by concern: webhooks, the JSON API, the dashboard, App set-up."""
     from . import api, dashboard, setup, webhooks
 
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(setup.bp)
-    return app
+    return [webhooks.bp, api.bp, dashboard.bp, setup.bp]
 
 
 def _config_or_exit():

@@ -11,7 +11,7 @@ from .db import database
 
 bp = Blueprint("api", __name__)
 
-REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+REPO_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 MAX_NUMBER = 2**31 - 1
 DIGITS = re.compile(r"[0-9]{1,12}")
 
@@ -49,7 +49,7 @@ def positive_int(raw, what):
 def repo_name(raw):
     if raw is None:
         return None
-    if not REPO_NAME.match(raw):
+    if not REPO_NAME.fullmatch(raw):
         raise BadRequest("repo must look like owner/name")
     return raw
 

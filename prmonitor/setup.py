@@ -34,7 +34,7 @@ MANIFEST = {
     "default_events": ["workflow_run", "workflow_job", "pull_request"],
 }
 STATE_COOKIE = "prmonitor_setup_state"
-OWNER = "^[A-Za-z0-9-]{1,39}$"
+OWNER = "[A-Za-z0-9-]{1,39}"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
@@ -79,7 +79,10 @@ def callback():
     """GitHub's redirect after the App was created: turn the code into its credentials, once."""
     code, state = request.args.get("code", ""), request.args.get("state", "")
     expected = request.cookies.get(STATE_COOKIE, "")
-    if not (code.isalnum() and expected and hmac.compare_digest(state, expected)):
+    # The state is ours (token_urlsafe) and GitHub's code is ASCII letters and digits: anything
+    # else is forged. compare_digest takes str of ASCII only, so compare bytes.
+    forged = not (_is_token(code) and _is_token(state) and expected)
+    if forged or not hmac.compare_digest(state.encode(), expected.encode()):
         abort(400, "start again from /setup: the state does not match")
     api = current_app.config["PRMONITOR"].github_api_url
     try:
@@ -92,6 +95,10 @@ def callback():
     response.headers["Cache-Control"] = "no-store"  # the page shows the App's secrets
     response.delete_cookie(STATE_COOKIE)
     return response
+
+
+def _is_token(value):
+    return re.fullmatch(r"[A-Za-z0-9_-]+", value) is not None
 
 
 def _is_owner(name):

@@ -197,6 +197,7 @@ def test_repo_routes_and_disambiguation(client, deliver, pr17):
         ("/api/prs/99999999999999999999/workflow-summary", 400),
         ("/api/prs/17/workflows?repo=not-a-repo", 400),
         ("/api/prs/17/workflows?repo=a/b/c", 400),
+        ("/api/prs/17/workflows?repo=a/b%0A", 400),
         ("/api/workflows/x/jobs", 400),
         ("/api/workflows/99999999999999999999999/jobs", 400),
         ("/api/prs/%C2%B2/workflows", 400),

@@ -86,3 +86,17 @@ def test_the_callback_needs_no_api_token_but_the_state(database_url):
         # GitHub's redirect is cross-site: the token's cookie does not come along.
         done = client.get(f"/setup/callback?code=xyz789&state={state}")
     assert done.status_code == 200 and f"APP_ID={fake.app_id}" in done.get_data(as_text=True)
+
+
+def test_a_forged_state_or_code_of_any_characters_is_a_400(client):
+    client.get("/setup")  # sets the state cookie
+    for query in (
+        "code=abc123&state=%C3%A9",
+        "code=abc123&state=%00",
+        "code=%C3%A9%C3%A9&state=x",
+        "code=%D9%A1&state=x",
+        "code=&state=",
+    ):
+        assert client.get(f"/setup/callback?{query}").status_code == 400, query
+    client.set_cookie("prmonitor_setup_state", "\u00e9t\u00e9")
+    assert client.get("/setup/callback?code=abc123&state=%C3%A9t%C3%A9").status_code == 400
