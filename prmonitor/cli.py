@@ -14,7 +14,7 @@ from . import configure_logging, db, queries
 from .api import BadRequest, positive_int, repo_name
 from .config import DIGITS, Config, ConfigError
 from .github import GitHubError
-from .models import Pr
+from .models import Pr, true_first
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ def _current_branch_pr(repo):
     query = Pr.select().where(Pr.head_ref == branch)
     if repo:
         query = query.where(Pr.repo_full_name == repo)
-    prs = list(query.order_by((Pr.state == "open").desc(), Pr.updated_at.desc(nulls="last")))
+    prs = list(query.order_by(true_first(Pr.state == "open"), Pr.updated_at.desc(nulls="last")))
     if not prs:
         raise CommandError(f"no tracked pull request has head branch {branch}: give a PR number")
     return prs[0].pr_number

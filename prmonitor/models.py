@@ -11,6 +11,7 @@ from peewee import (
     IntegerField,
     Model,
     TextField,
+    fn,
 )
 
 from .db import database
@@ -23,6 +24,13 @@ EPOCH = datetime.datetime(1970, 1, 1)
 def utcnow():
     """Naive UTC at one-second resolution: the one datetime format stored (SQLite compares text)."""
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def true_first(condition):
+    """An ORDER BY term putting the rows where `condition` holds first. NULL (a PR of unknown
+    state, a run without a conclusion yet) counts as false: a bare DESC would sort it last on
+    SQLite and first on Postgres."""
+    return fn.COALESCE(condition, False).desc()
 
 
 class BaseModel(Model):

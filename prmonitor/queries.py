@@ -5,7 +5,15 @@ import datetime
 
 from peewee import JOIN, Case, fn
 
-from .models import FAILED_CONCLUSIONS, Delivery, Pr, Workflow, WorkflowJob, utcnow
+from .models import (
+    FAILED_CONCLUSIONS,
+    Delivery,
+    Pr,
+    Workflow,
+    WorkflowJob,
+    true_first,
+    utcnow,
+)
 
 
 class NotFound(LookupError):
@@ -64,7 +72,7 @@ def list_prs(limit=500):
     """Tracked PRs, open first then most recently updated, with their latest CI verdict."""
     prs = list(
         Pr.select()
-        .order_by((Pr.state == "open").desc(), Pr.updated_at.desc(nulls="last"), Pr.id.desc())
+        .order_by(true_first(Pr.state == "open"), Pr.updated_at.desc(nulls="last"), Pr.id.desc())
         .limit(limit)
     )
     verdicts = _verdicts([pr.id for pr in prs])

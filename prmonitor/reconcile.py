@@ -15,7 +15,7 @@ from peewee import fn
 
 from . import db, payloads, record
 from .github import NotFound
-from .models import EPOCH, FAILED_CONCLUSIONS, TRACKED, Pr, Workflow, utcnow
+from .models import EPOCH, FAILED_CONCLUSIONS, TRACKED, Pr, Workflow, true_first, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -303,8 +303,8 @@ class Reconciler:
             # Set only once an attempt completed and its jobs were read (or it was deleted).
             .where(Workflow.jobs_synced_at.is_null())
             .order_by(
-                (Workflow.status != "completed").desc(),
-                Workflow.conclusion.in_(FAILED_CONCLUSIONS).desc(),
+                true_first(Workflow.status != "completed"),
+                true_first(Workflow.conclusion.in_(FAILED_CONCLUSIONS)),
                 Workflow.run_id.desc(),
             )
         )

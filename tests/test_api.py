@@ -5,6 +5,7 @@ import json
 import pytest
 
 from prmonitor import create_app, db
+from prmonitor.models import Pr
 
 from .conftest import make_config
 from .events import job_event, pr_event, run_event, steps
@@ -170,6 +171,15 @@ def test_pr_list(client, pr17):
         "failed_workflows": 1,
         "total_workflows": 2,
     }
+
+
+def test_pr_list_puts_open_prs_before_those_of_unknown_state_on_every_database(client, pr17):
+    # A row from before the App (the seed's table) knows no state; it sorts with the closed.
+    Pr.insert(pr_number=3, repo_full_name="acme/legacy").execute()
+    Pr.insert(pr_number=4, repo_full_name="acme/widgets", state="closed").execute()
+    listed = [(pr["pr_number"], pr["state"]) for pr in client.get("/api/prs").json["prs"]]
+    assert listed[0] == (17, "open")
+    assert sorted(listed[1:]) == [(3, None), (4, "closed")]
 
 
 def test_repo_routes_and_disambiguation(client, deliver, pr17):
