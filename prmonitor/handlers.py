@@ -44,7 +44,8 @@ def on_pull_request(event):
     row = payloads.parse_pull_request(
         pr, payloads.obj(payload, "repository"), payloads.installation_id(payload)
     )
-    return functools.partial(record.record_pull_request, row)
+    # A delivery without an action is still a webhook, never the API's current state.
+    return functools.partial(record.record_pull_request, row, event.action or "")
 
 
 @router.register("installation")

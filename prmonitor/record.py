@@ -52,11 +52,23 @@ def record_job(row, placeholder):
     return workflow_id
 
 
-def record_pull_request(row):
+# Webhook actions that may, within the second of the stored version, reopen a closed PR or
+# move its head (store.upsert_pr): a `labeled` sent before a bot's `closed` in the same second
+# must not reopen the PR when it arrives late.
+# https://docs.github.com/en/webhooks/webhook-events-and-payloads#pull_request
+REOPENING_ACTIONS = ("reopened",)
+HEAD_MOVING_ACTIONS = ("opened", "reopened", "synchronize")
+
+
+def record_pull_request(row, action=None):
     """Store a pull request (payloads.parse_pull_request) and attach its head's runs; returns
-    its id."""
+    its id. `action` is the webhook's; None for a PR read from the API, GitHub's state now."""
     store.lock_commit(row["repo_full_name"], row["head_sha"])
-    pr_id = store.upsert_pr(row)
+    pr_id = store.upsert_pr(
+        row,
+        reopens=action is None or action in REOPENING_ACTIONS,
+        moves_head=action is None or action in HEAD_MOVING_ACTIONS,
+    )
     # Every head the PR has had, even from a late event: runs of that commit belong to it.
     store.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
     store.link_commit(row["repo_full_name"], row["head_sha"])

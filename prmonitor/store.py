@@ -191,8 +191,14 @@ def refresh_failure_details(workflow_id):
     _execute("failure_details", update, [summary, workflow_id], deferred=True)
 
 
-def upsert_pr(row):
+def upsert_pr(row, reopens=True, moves_head=True):
     """Insert or update a pull request unless the stored one is newer; returns its id.
+
+    GitHub's updated_at has one-second resolution, and a bot may label and close a PR in the
+    same second: of two versions of one second, the one written last wins, except that a
+    merged PR stays merged (GitHub cannot reopen one), and a closed PR is reopened or its head
+    moved only by a write that `reopens` or `moves_head` (record.record_pull_request says
+    which do).
 
     A change of state or head makes the PR due for reconciliation again (reconciled_at NULL):
     that is how a closed PR gets its one final pass, whoever saw it close first."""
@@ -201,10 +207,22 @@ def upsert_pr(row):
         "reconciled_at = CASE WHEN prs.state = EXCLUDED.state AND prs.head_sha = "
         "EXCLUDED.head_sha THEN prs.reconciled_at ELSE NULL END"
     )
-    newer = "prs.updated_at IS NULL OR EXCLUDED.updated_at >= prs.updated_at"
     new = _with_defaults(Pr, row)
-    render = _upsert_sql("prs", tuple(new), "pr_number, repo_full_name", updates, newer)
-    _execute(("pr", tuple(row), tuple(new)), render, list(new.values()), deferred=True)
+
+    def render(param):
+        same_second = (
+            "(COALESCE(prs.state, '') <> 'merged' OR EXCLUDED.state = 'merged') AND "
+            f"(COALESCE(prs.state, 'open') = 'open' OR EXCLUDED.state <> 'open' OR {param}) AND "
+            f"(EXCLUDED.head_sha = COALESCE(prs.head_sha, EXCLUDED.head_sha) OR {param})"
+        )
+        newer = (
+            "prs.updated_at IS NULL OR EXCLUDED.updated_at > prs.updated_at OR "
+            f"(EXCLUDED.updated_at = prs.updated_at AND {same_second})"
+        )
+        return _upsert_sql("prs", tuple(new), "pr_number, repo_full_name", updates, newer)(param)
+
+    values = [*new.values(), reopens, moves_head]
+    _execute(("pr", tuple(row), tuple(new)), render, values, deferred=True)
     return pr_id_for(row["repo_full_name"], row["pr_number"])
 
 
