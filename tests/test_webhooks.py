@@ -220,9 +220,21 @@ def test_deliveries_commit_asynchronously_only_while_a_poller_restores(
     with app.app_context():
         assert webhooks.poller_restores(config) is poller_running
         assert not webhooks.poller_restores(make_config(database_url))  # no App: never
+    # What the delivery's own transaction runs with, read inside it after its writes.
+    seen, record_job = [], record.record_job
+
+    def observed(*args):
+        written = record_job(*args)
+        seen.append(db.database.execute_sql("SHOW synchronous_commit").fetchone()[0])
+        return written
+
+    if db.is_postgres():
+        monkeypatch.setattr(record, "record_job", observed)
     client = app.test_client()
     first = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")
     again = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")
     assert (first.json["outcome"], again.json["outcome"]) == ("processed", "duplicate")
     assert WorkflowJob.select().count() == 1
+    if db.is_postgres():
+        assert seen == (["off"] if poller_running else ["on"])
     db.database.obj.close_all()
