@@ -16,6 +16,8 @@ from urllib.parse import urlencode, urljoin
 import jwt
 import requests
 
+from .config import DIGITS
+
 log = logging.getLogger(__name__)
 
 USER_AGENT = "prmonitor (+https://github.com/apps)"
@@ -271,16 +273,15 @@ class GitHub:
         not_modified = response.status_code == 304
         counted = not (not_modified or as_app or response.status_code == 401)
         self.stats.add(calls=1, not_modified=int(not_modified), counted=int(counted))
-        remaining = response.headers.get("X-RateLimit-Remaining")
-        reset = response.headers.get("X-RateLimit-Reset")
-        if remaining is None or not remaining.isdigit():
+        remaining = _count(response.headers.get("X-RateLimit-Remaining"))
+        if remaining is None:
             return
         with self._budget_lock:
             budget = self._budgets.setdefault(bucket, _Budget())
-            budget.remaining = int(remaining)
-            budget.reset_at = float(reset) if reset and reset.isdigit() else time.time() + 60
-            limit = response.headers.get("X-RateLimit-Limit", "")
-            budget.limit = int(limit) if limit.isdigit() else budget.limit
+            budget.remaining = remaining
+            budget.reset_at = _count(response.headers.get("X-RateLimit-Reset")) or time.time() + 60
+            limit = _count(response.headers.get("X-RateLimit-Limit"))
+            budget.limit = budget.limit if limit is None else limit
             if budget.cycle_start is None:
                 budget.cycle_start = budget.remaining
 
@@ -333,11 +334,13 @@ class GitHub:
         now = time.time()
         if response.headers.get("X-RateLimit-Remaining") == "0":
             reset = response.headers.get("X-RateLimit-Reset", "")
-            reset_at = float(reset) if reset.isdigit() else now + 60
+            reset_at = _count(reset) or now + 60
             self._block(bucket, reset_at)
             raise RateLimited(f"rate limit spent for {bucket}", reset_at)
         # A secondary limit: Retry-After when given, else a minute, doubling while it lasts.
-        wait = int(retry_after) if retry_after.isdigit() else 60 * 2 ** (limited - 1)
+        wait = _count(retry_after)
+        if wait is None:
+            wait = 60 * 2 ** (limited - 1)
         # Remembered, so that no call on this budget goes out before then, next cycle
         # included: GitHub may ban an integration that keeps calling while limited.
         self._block(bucket, now + wait)
@@ -440,3 +443,9 @@ def _epoch(iso):
         return datetime.datetime.fromisoformat(iso).timestamp()
     except (TypeError, ValueError):
         return time.time() + 3600
+
+
+def _count(header):
+    """A header's whole number, or None when it is missing or not one (str.isdigit() also
+    accepts "²", which int() refuses)."""
+    return int(header) if header and DIGITS.fullmatch(header) else None

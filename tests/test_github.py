@@ -164,6 +164,16 @@ def test_a_long_retry_after_ends_the_call_without_sleeping(fake, base_url):
     assert slept == [] and raised.value.reset_at > time.time() + 3000
 
 
+def test_a_retry_after_that_is_not_a_whole_number_counts_as_absent(fake, base_url):
+    slept = []
+    github = client(fake, base_url, sleep=slept.append)
+    fake.inject(r"/pulls$", status=429, retry_after="\u00b2")  # isdigit() says yes, int() no
+    page = github.get(f"repos/{REPO}/pulls", installation=7)
+    github.close()
+    # Without a usable Retry-After, a minute (GitHub's advice), then the call again.
+    assert (slept, page.body) == ([60], [])
+
+
 def test_a_spent_rate_limit_stops_all_calls_until_the_reset(fake, github):
     fake.set_rate_limit(1, reset_in=600)
     github.get(f"repos/{REPO}/pulls", installation=7)  # spends the last call
