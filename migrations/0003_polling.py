@@ -2,6 +2,8 @@
 which runs' jobs are final, the ETags and bodies of GitHub's answers, the poller lease, and the
 deliveries it asked GitHub to send again."""
 
+import datetime
+
 from peewee import BigIntegerField, CharField, DateTimeField, Model, TextField
 
 
@@ -16,9 +18,12 @@ def up(migrator, db):
     )
     db.create_tables(_new_tables(db))
     # PRs closed before the poller existed had their final pass long ago: without this, the
-    # first cycle would spend a call on each of them.
+    # first cycle would spend a call on each of them. Naive UTC as text, the one stored time
+    # format (models.utcnow); CURRENT_TIMESTAMP would be the session's local time on Postgres.
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
     db.execute_sql(
-        "UPDATE prs SET reconciled_at = CURRENT_TIMESTAMP WHERE state IS NULL OR state <> 'open'"
+        f"UPDATE prs SET reconciled_at = {db.param} WHERE state IS NULL OR state <> 'open'",
+        [now.isoformat(" ")],
     )
 
 
