@@ -334,11 +334,12 @@ class Reconciler:
             self.etags.save(page)
 
     def _store_jobs(self, target, jobs):
-        rows = [payloads.parse_job(job) for job in jobs]
+        rows = sorted(map(payloads.parse_job, jobs), key=lambda r: (r["head_sha"], r["job_id"]))
+        placeholders = [
+            payloads.run_placeholder(row, target.repo, target.installation_id) for row in rows
+        ]
         with db.writing():
-            for row in sorted(rows, key=lambda r: (r["head_sha"], r["job_id"])):
-                placeholder = payloads.run_placeholder(row, target.repo, target.installation_id)
-                record.record_job(row, placeholder)
+            record.record_jobs(zip(rows, placeholders, strict=True))
 
     def _sync_earlier_attempts(self, target, run_id, jobs):
         """An attempt known only from its jobs (a re-run's earlier attempts) is read once."""

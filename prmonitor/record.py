@@ -33,6 +33,28 @@ def _remember_hinted_pr(hint, run_row):
 def record_job(row, placeholder):
     """Store a job (payloads.parse_job) under its run attempt, creating the attempt from
     `placeholder` (payloads.run_placeholder) when the job came first. Returns the workflow id."""
+    workflow_id = _store_job(row, placeholder)
+    if row["conclusion"] in FAILED_CONCLUSIONS:
+        store.refresh_failure_details(workflow_id)
+    return workflow_id
+
+
+def record_jobs(jobs):
+    """Store many (row, placeholder) jobs in one transaction, as the poller does with a run's
+    jobs: every job's row first, then the failure details of their runs. A job's delivery locks
+    its job's row and then its run's; a batch that locked the run after its first failed job
+    and then waited for another job's row, locked by such a delivery waiting for the run,
+    would deadlock with it."""
+    failed_runs = set()
+    for row, placeholder in jobs:
+        workflow_id = _store_job(row, placeholder)
+        if row["conclusion"] in FAILED_CONCLUSIONS:
+            failed_runs.add(workflow_id)
+    for workflow_id in sorted(failed_runs):
+        store.refresh_failure_details(workflow_id)
+
+
+def _store_job(row, placeholder):
     found = store.workflow_state(row["run_id"], row["run_attempt"])
     if found is None or found[1] is None:
         # This job may create a run or link one to its PR: lock before writing, and look
@@ -40,13 +62,12 @@ def record_job(row, placeholder):
         store.lock_commit(placeholder["repo_full_name"], row["head_sha"])
         found = store.workflow_state(row["run_id"], row["run_attempt"])
     workflow_id, pr_id, rank, status = store.ensure_workflow(placeholder, found)
-    # The job's row before its run's: every transaction takes the two in this order.
+    # The job's row before its run's (failure details, the placeholder's status, the link to
+    # the PR): a transaction that took them the other way round could deadlock with this one.
     store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
     job_started = placeholder["status"] == "in_progress"
     if rank == PLACEHOLDER_RANK and job_started and status != "in_progress":
         store.advance_placeholder(workflow_id)
-    if row["conclusion"] in FAILED_CONCLUSIONS:
-        store.refresh_failure_details(workflow_id)
     if pr_id is None:
         store.link_commit(placeholder["repo_full_name"], row["head_sha"])
     return workflow_id

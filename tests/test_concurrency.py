@@ -3,9 +3,10 @@
 import json
 import random
 import threading
+import time
 import uuid
 
-from prmonitor import db, payloads, record
+from prmonitor import db, payloads, record, store
 from prmonitor.models import Delivery, Workflow, WorkflowJob
 from prmonitor.webhooks import sign
 
@@ -110,19 +111,21 @@ def test_a_pr_and_its_fork_run_arriving_together_are_linked(app, database):
     assert (unlinked, WorkflowJob.select().where(WorkflowJob.pr.is_null()).count()) == (0, 0)
 
 
+def failed_job(job_id, name):
+    """A failed job, parsed as a delivery's handler parses it: (row, placeholder)."""
+    payload = job_event(
+        "completed", id=job_id, name=name, conclusion="failure", steps=steps("failure")
+    )
+    row = payloads.parse_job(payload["workflow_job"])
+    return row, payloads.run_placeholder(row, payload["repository"])
+
+
 def test_failed_jobs_of_one_run_recorded_at_once_all_reach_failure_details(app, database):
     """Each failed job rewrites its run's failure_details from the failed jobs it can see. A
     transaction must not write its view while another one, still open, records a second failed
     job of the same run: the later commit would drop the first job (Postgres)."""
     deliver_run = app.test_client()
     signed_post(deliver_run, "workflow_run", run_event("in_progress"))
-
-    def failed_job(job_id, name):
-        payload = job_event(
-            "completed", id=job_id, name=name, conclusion="failure", steps=steps("failure")
-        )
-        row = payloads.parse_job(payload["workflow_job"])
-        return row, payloads.run_placeholder(row, payload["repository"])
 
     first_written, second_done = threading.Event(), threading.Event()
 
@@ -144,5 +147,46 @@ def test_failed_jobs_of_one_run_recorded_at_once_all_reach_failure_details(app, 
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+    details = json.loads(Workflow.get().failure_details)
+    assert [entry["job"] for entry in details] == ["job A", "job B"]
+
+
+def test_the_pollers_batch_of_jobs_and_a_job_delivery_do_not_deadlock(app, database):
+    """A job's delivery locks its job's row, then its run's (failure details). The poller stores
+    a run's jobs in one transaction: had it locked the run after its first failed job, then
+    waited for a job row such a delivery holds, each would wait for the other (Postgres)."""
+    signed_post(app.test_client(), "workflow_run", run_event("in_progress"))
+    job_a, job_b = failed_job(2001, "job A"), failed_job(2002, "job B")
+    errors, b_written, batch_started = [], threading.Event(), threading.Event()
+
+    def delivery_of_b():
+        try:
+            with db.database.obj.connection_context(), db.writing():
+                row, placeholder = job_b
+                workflow_id, pr_id, _, _ = store.workflow_state(row["run_id"], row["run_attempt"])
+                store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
+                store.pr_id_for("-", 0)  # a statement: the deferred job upsert reaches the server
+                b_written.set()
+                batch_started.wait(timeout=10)
+                time.sleep(0.5)  # the batch is now waiting for job B's row
+                store.refresh_failure_details(workflow_id)
+        except Exception as exc:  # noqa: BLE001 - reported below, with the batch's
+            errors.append(exc)
+
+    def pollers_batch():
+        b_written.wait(timeout=10)
+        batch_started.set()
+        try:
+            with db.database.obj.connection_context(), db.writing():
+                record.record_jobs([job_a, job_b])
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=delivery_of_b), threading.Thread(target=pollers_batch)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
     details = json.loads(Workflow.get().failure_details)
     assert [entry["job"] for entry in details] == ["job A", "job B"]
