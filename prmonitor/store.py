@@ -196,9 +196,9 @@ def upsert_pr(row, reopens=True, moves_head=True):
 
     GitHub's updated_at has one-second resolution, and a bot may label and close a PR in the
     same second: of two versions of one second, the one written last wins, except that a
-    merged PR stays merged (GitHub cannot reopen one), and a closed PR is reopened or its head
-    moved only by a write that `reopens` or `moves_head` (record.record_pull_request says
-    which do).
+    merged PR stays merged (GitHub cannot reopen one), a closed PR is reopened only by a write
+    that `reopens`, and an open PR's head moves only by one that `moves_head`
+    (record.record_pull_request says which do) or by its close.
 
     A change of state or head makes the PR due for reconciliation again (reconciled_at NULL):
     that is how a closed PR gets its one final pass, whoever saw it close first."""
@@ -213,7 +213,9 @@ def upsert_pr(row, reopens=True, moves_head=True):
         same_second = (
             "(COALESCE(prs.state, '') <> 'merged' OR EXCLUDED.state = 'merged') AND "
             f"(COALESCE(prs.state, 'open') = 'open' OR EXCLUDED.state <> 'open' OR {param}) AND "
-            f"(EXCLUDED.head_sha = COALESCE(prs.head_sha, EXCLUDED.head_sha) OR {param})"
+            # A closed PR's head no longer moves, so a close carries the latest head.
+            "(EXCLUDED.state <> 'open' OR "
+            f"EXCLUDED.head_sha = COALESCE(prs.head_sha, EXCLUDED.head_sha) OR {param})"
         )
         newer = (
             "prs.updated_at IS NULL OR EXCLUDED.updated_at > prs.updated_at OR "

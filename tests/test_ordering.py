@@ -260,6 +260,18 @@ A, B = "a" * 40, "b" * 40
         # A push and an edit in one second: only the push moves the head.
         ([("synchronize", "open", False, B), ("edited", "open", False, A)], ("open", B)),
         ([("edited", "open", False, A), ("synchronize", "open", False, B)], ("open", B)),
+        # Labeled, pushed and closed in one second, the push's delivery late: the close carries
+        # the new head, and the late push neither reopens the PR nor moves its head.
+        ([("labeled", "open", False, A), ("closed", "closed", False, B)], ("closed", B)),
+        ([("labeled", "open", False, A), ("closed", "closed", True, B)], ("merged", B)),
+        (
+            [
+                ("labeled", "open", False, A),
+                ("closed", "closed", False, B),
+                ("synchronize", "open", False, B),
+            ],
+            ("closed", B),
+        ),
     ],
 )
 def test_pull_request_events_of_one_second(deliver, database, events, expected):
