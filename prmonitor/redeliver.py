@@ -30,6 +30,9 @@ class Recovery:
         self.github, self.per_cycle = github, per_cycle
         # Deliveries up to here were looked at by an earlier cycle of this process.
         self._seen_until = None
+        # Whether the last look asked for everything it found (nothing over the per-cycle
+        # bound, nothing GitHub held back): only then may an unchanged first page end a look.
+        self._complete = False
 
     def run(self):
         """One look at the App's recent deliveries; returns how many were asked again."""
@@ -40,7 +43,8 @@ class Recovery:
             outcomes.append(self._redeliver(delivery))
             if outcomes[-1] == HELD_BACK:
                 break  # GitHub is down or limiting us: the rest waits for the next cycle too
-        if len(requests) <= self.per_cycle and HELD_BACK not in outcomes:
+        self._complete = len(requests) <= self.per_cycle and HELD_BACK not in outcomes
+        if self._complete:
             # Nothing left over: the next look can stop where this one began. Times are
             # GitHub's own, so our clock's drift does not matter.
             self._seen_until = max(filter(None, map(_delivered_at, deliveries)), default=None)
@@ -63,7 +67,7 @@ class Recovery:
             oldest = _delivered_at(batch[-1]) if batch else None
             if not page.next_url or oldest is None or oldest < since:
                 break
-            if page.not_modified and self._seen_until is not None:
+            if page.not_modified and self._complete:
                 break  # nothing new since a look that left nothing over
             url, params = page.next_url, None
         return [d for d in found if (_delivered_at(d) or since) >= since]

@@ -97,3 +97,19 @@ def test_a_request_held_back_is_asked_again_even_after_newer_deliveries(fake, gi
     fake.clear_faults()
     assert recovery.run() == 1
     assert fake.redelivered == [lost["id"]]
+
+
+def test_a_request_held_back_is_found_again_behind_an_unchanged_first_page(fake, github):
+    """After a look that left a request over, an unchanged first page (a 304) must not end the
+    next look: the delivery may be on a later page."""
+    recovery = Recovery(github)
+    fake.add_delivery("ping", None, 200)
+    assert recovery.run() == 0  # a complete look
+    lost = fake.add_delivery("workflow_job", "completed", 502)
+    for _ in range(120):  # a busy minute: the lost delivery is on the second page
+        fake.add_delivery("workflow_job", "queued", 200)
+    fake.inject(rf"/deliveries/{lost['id']}/attempts$", status=503, times=10, method="POST")
+    assert recovery.run() == 0
+    fake.clear_faults()
+    assert recovery.run() == 1
+    assert fake.redelivered == [lost["id"]]
