@@ -79,8 +79,8 @@ def callback():
     """GitHub's redirect after the App was created: turn the code into its credentials, once."""
     code, state = request.args.get("code", ""), request.args.get("state", "")
     expected = request.cookies.get(STATE_COOKIE, "")
-    # The state is ours (token_urlsafe) and GitHub's code is ASCII letters and digits: anything
-    # else is forged. compare_digest takes str of ASCII only, so compare bytes.
+    # The state is ours (token_urlsafe: ASCII letters, digits, - and _) and GitHub's code is
+    # made of the same: anything else is forged. compare_digest refuses non-ASCII str.
     forged = not (_is_token(code) and _is_token(state) and expected)
     if forged or not hmac.compare_digest(state.encode(), expected.encode()):
         abort(400, "start again from /setup: the state does not match")
