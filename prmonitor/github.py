@@ -77,6 +77,11 @@ class Page:
     etag: str | None = None
     not_modified: bool = False
     next_url: str | None = None
+    key: str | None = None  # what httpcache files it under (GitHub.cache_key); None: the URL
+
+    @property
+    def cache_key(self):
+        return self.key or self.url
 
 
 @dataclass
@@ -181,13 +186,22 @@ class GitHub:
         """GET one page as `installation` (or with the token, or `as_app` with the JWT); with
         `conditional`, send the stored ETag and take the stored body on a 304."""
         url = self.url(path, params)
-        stored = self.etags.get(url) if (conditional and self.etags) else None
+        key = self.cache_key(url, installation)
+        stored = self.etags.get(key) if (conditional and self.etags) else None
         headers = {"If-None-Match": stored.etag} if stored else {}
         response = self.request("GET", url, installation, as_app, headers)
         if response.status_code == 304 and stored:
             # A 304 need not carry the Link header: the next page is the one stored.
-            return Page(url, stored.body, stored.etag, True, stored.next_url)
-        return Page(url, _json(response), response.headers.get("ETag"), False, _next_url(response))
+            return Page(url, stored.body, stored.etag, True, stored.next_url, key)
+        etag, next_url = response.headers.get("ETag"), _next_url(response)
+        return Page(url, _json(response), etag, False, next_url, key)
+
+    @staticmethod
+    def cache_key(url, installation=None):
+        """What an answer is stored under: its URL, and the installation that asked, since
+        some answers depend on who asks (GET /installation/repositories lists the asking
+        installation's repositories, at the same URL for every installation)."""
+        return f"installation {installation}: {url}" if installation else url
 
     def get_pages(self, path, params=None, installation=None, as_app=False, limit=10):
         """Every page of a listing, following GitHub's Link headers (at most `limit` pages)."""

@@ -4,7 +4,8 @@ asks conditionally: a 304 costs nothing of the rate limit, a 200 costs one call.
 https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
 GitHub's ETags are specific to the token (https://github.com/eclipse-csi/otterdog/issues/201):
 after each hourly installation token, every URL is read in full once more, and its new ETag
-replaces the old one. Keyed by URL alone, so that nothing piles up per token.
+replaces the old one. Keyed by URL and installation (GitHub.cache_key), not by token, so that
+nothing piles up per token.
 """
 
 import datetime
@@ -19,11 +20,12 @@ KEEP = datetime.timedelta(days=7)
 
 
 class EtagStore:
-    def get(self, url):
-        """The Page stored for `url` (its ETag, body and next-page link), or None."""
+    def get(self, key):
+        """The Page stored under `key` (GitHub.cache_key: its ETag, body and next-page link),
+        or None."""
         row = (
             HttpCache.select(HttpCache.etag, HttpCache.body)
-            .where(HttpCache.url == url)
+            .where(HttpCache.url == key)
             .tuples()
             .first()
         )
@@ -31,7 +33,7 @@ class EtagStore:
             return None
         try:
             stored = json.loads(row[1])
-            return Page(url, stored["body"], row[0], True, stored.get("next"))
+            return Page(key, stored["body"], row[0], True, stored.get("next"), key)
         except (ValueError, TypeError, KeyError):
             return None  # not what save() writes: read the URL in full
 
@@ -42,7 +44,7 @@ class EtagStore:
             return
         kept = {"body": page.body if body is None else body, "next": page.next_url}
         text = json.dumps(kept, separators=(",", ":"))
-        row = {"url": page.url, "etag": page.etag, "body": text, "saved_at": utcnow()}
+        row = {"url": page.cache_key, "etag": page.etag, "body": text, "saved_at": utcnow()}
         with db.writing():
             HttpCache.insert(**row).on_conflict(
                 conflict_target=[HttpCache.url],

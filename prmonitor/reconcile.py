@@ -227,7 +227,10 @@ class Reconciler:
         """Whether the recent runs hold every run of this commit: its runs are on the page, and
         its own listing was read once (a commit's runs need not sit together, say a workflow
         that runs when a label is added, days later)."""
-        return head_sha in covered and self.etags.get(self._head_runs_url(target, head_sha))
+        if head_sha not in covered:
+            return False
+        url = self._head_runs_url(target, head_sha)
+        return self.etags.get(self.github.cache_key(url, target.installation_id)) is not None
 
     def _head_runs_url(self, target, head_sha):
         params = {"head_sha": head_sha, "per_page": PER_PAGE}

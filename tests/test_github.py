@@ -33,12 +33,12 @@ class MemoryEtags:
     def __init__(self):
         self.pages = {}
 
-    def get(self, url):
-        page = self.pages.get(url)
+    def get(self, key):
+        page = self.pages.get(key)
         return dataclasses.replace(page, not_modified=True) if page else None
 
     def save(self, page):
-        self.pages[page.url] = page
+        self.pages[page.cache_key] = page
 
 
 def client(fake, base_url, **options):

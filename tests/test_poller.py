@@ -140,6 +140,21 @@ def test_an_idle_cycle_costs_no_rate_limited_call(poller, fake):
     assert_converged(fake)
 
 
+def test_an_idle_cycle_is_free_with_several_installations(poller, fake):
+    """Each installation lists its own repositories at the same URL: one installation's
+    answer must not replace another's, or each asks in full every cycle."""
+    fake.add_installation(9, login="other-org")
+    fake.add_repo("other-org/tools", installation_id=9)
+    fake.finish_run(
+        fake.add_run("other-org/tools", fake.open_pr("other-org/tools")["head"]["sha"])["id"]
+    )
+    poller.run_once()
+    fake.reset_calls()
+    report = poller.run_once()
+    assert report["counted"] == 0 and report["not_modified"] == report["calls"] > 0
+    assert fake.count(path=r"/installation/repositories$", status=304) == 2
+
+
 def test_a_new_installation_token_costs_one_full_read_then_nothing(poller, fake):
     poller.run_once()
     poller.github.forget_token(INSTALLATION)  # as after the hourly renewal
