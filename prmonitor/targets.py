@@ -20,18 +20,26 @@ class Targets:
         hand that the App is not installed on (only those PRs)."""
         if self.github.is_app:
             self.refresh_installations()
+        # A suspended installation gets no token: its repositories wait until it is resumed.
+        inactive = Installation.select(Installation.installation_id).where(
+            Installation.state != "active"
+        )
         installed = [
             Target(full_name, repo_id, installation_id)
             for full_name, repo_id, installation_id in Repository.select(
                 Repository.full_name, Repository.repo_id, Repository.installation_id
             )
-            .where(Repository.active & Repository.installation_id.is_null(False))
+            .where(
+                Repository.active
+                & Repository.installation_id.is_null(False)
+                & Repository.installation_id.not_in(inactive)
+            )
             .order_by(Repository.full_name)
             .tuples()
         ]
-        return installed + self._manual({target.full_name for target in installed})
+        return installed + self._manual({target.full_name for target in installed}, inactive)
 
-    def _manual(self, installed):
+    def _manual(self, installed, inactive):
         removed = Repository.select(Repository.full_name).where(~Repository.active)
         query = (
             Pr.select(Pr.repo_full_name, Pr.repo_id, Pr.installation_id)
@@ -40,6 +48,7 @@ class Targets:
                 & (Pr.repo_full_name != "")  # rows of the original monitor name no repository
                 & Pr.repo_id.is_null(False)
                 & Pr.repo_full_name.not_in(removed)
+                & (Pr.installation_id.is_null() | Pr.installation_id.not_in(inactive))
             )
             .distinct()
             .tuples()
@@ -66,11 +75,16 @@ class Targets:
             self.etags.save(page)
 
     def _refresh_installation(self, installation):
-        """One installation's repositories; a suspended or failing one is left as it is."""
-        if installation.get("suspended_at"):
-            return
+        """One installation's repositories; a failing one is left as it is, a suspended one
+        is recorded as such (in case its `suspend` event was lost)."""
         try:
             row = payloads.parse_installation(installation)
+            state = "suspended" if installation.get("suspended_at") else "active"
+            if _stored_state(row["installation_id"]) != state:
+                with db.writing():
+                    store.upsert_installation({**row, "state": state})
+            if state == "suspended":
+                return
             pages = self.github.get_pages(
                 "installation/repositories", {"per_page": 100}, row["installation_id"]
             )
@@ -115,6 +129,11 @@ class Targets:
             Repository.update(active=False).where(
                 Repository.full_name == target.full_name
             ).execute()
+
+
+def _stored_state(installation_id):
+    found = Installation.get_or_none(Installation.installation_id == installation_id)
+    return found.state if found else None
 
 
 def installation_for(github, full_name):

@@ -395,6 +395,27 @@ def test_a_suspended_or_failing_installation_does_not_stop_the_others(poller, fa
     assert_converged(fake)
 
 
+def test_a_suspended_installation_costs_nothing_until_it_is_resumed(poller, fake):
+    """GitHub refuses a suspended installation a token: its repositories are not polled (one
+    failing token request each, every cycle), even if its `suspend` event was lost."""
+    poller.run_once()
+    fake.installations[INSTALLATION]["suspended_at"] = "2026-11-21T00:00:00Z"
+    fake.installations[INSTALLATION]["updated_at"] = "2026-11-21T00:00:00Z"
+    poller.github.forget_token(INSTALLATION)
+    fake.inject(r"/access_tokens$", status=403, method="POST", times=1000)
+    poller.run_once()
+    fake.reset_calls()
+    report = poller.run_once()
+    assert (report["repos"], report["errors"]) == (0, 0)
+    assert [c for c in fake.calls if c.auth != "jwt"] == []
+    fake.clear_faults()
+    fake.installations[INSTALLATION]["suspended_at"] = None
+    fake.finish_run(next(r for r, run in fake.runs.items() if run["status"] != "completed"))
+    report = poller.run_once()
+    assert (report["repos"], report["errors"]) == (len(REPOS), 0)
+    assert_converged(fake)
+
+
 def test_a_long_secondary_limit_is_remembered_across_cycles(poller, fake):
     poller.run_once()
     fake.inject(r"/pulls$", status=403, retry_after=600)
