@@ -51,6 +51,11 @@ class EtagStore:
                 preserve=[HttpCache.etag, HttpCache.body, HttpCache.saved_at],
             ).execute()
 
+    def forget(self, key):
+        """Drop what is stored under `key`: its next read is a full one."""
+        with db.writing():
+            HttpCache.delete().where(HttpCache.url == key).execute()
+
     def prune(self):
         with db.writing():
             return HttpCache.delete().where(HttpCache.saved_at < utcnow() - KEEP).execute()

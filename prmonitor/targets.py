@@ -85,9 +85,7 @@ class Targets:
                     store.upsert_installation({**row, "state": state})
             if state == "suspended":
                 return
-            pages = self.github.get_pages(
-                "installation/repositories", {"per_page": 100}, row["installation_id"]
-            )
+            pages = self.github.get_pages(*_REPOSITORIES, row["installation_id"])
             if all(page.not_modified for page in pages):
                 return
             repos = [repo for page in pages for repo in page.body.get("repositories") or []]
@@ -123,12 +121,20 @@ class Targets:
             Pr.update(tracking="stopped").where(tracked_in(target.full_name)).execute()
 
     def deactivate(self, target):
-        """An installed repository GitHub no longer shows: as if it had been removed."""
+        """An installed repository GitHub answered 404 for: as if it had been removed, until
+        the installation's repository listing, read in full next cycle, says otherwise (a 404
+        can be passing, and an unchanged listing would otherwise never bring it back)."""
         log.warning("repo=%s is gone or unreadable; no longer polled", target.full_name)
         with db.writing():
             Repository.update(active=False).where(
                 Repository.full_name == target.full_name
             ).execute()
+        listing = self.github.url(*_REPOSITORIES)
+        self.etags.forget(self.github.cache_key(listing, target.installation_id))
+
+
+# An installation's repositories (GET /installation/repositories), as path and parameters.
+_REPOSITORIES = ("installation/repositories", {"per_page": 100})
 
 
 def _stored_state(installation_id):

@@ -463,6 +463,33 @@ def test_a_repository_gone_from_github_stops_costing_calls(poller, fake):
     assert fake.count(path=r"/repos/someone/") == 0
 
 
+def test_an_installed_repository_answered_404_once_comes_back(poller, fake):
+    """A 404 can pass: the installation's listing, read in full again, says whether the
+    repository is still installed (an unchanged listing answers 304 and would say nothing)."""
+    poller.run_once()
+    widgets = REPOS[0]
+    fake.inject(rf"/repos/{widgets}/pulls$", status=404)
+    assert poller.run_once()["errors"] == 1
+    run = fake.add_run(widgets, fake.open_pr(widgets, title="later")["head"]["sha"])
+    fake.finish_run(run["id"])
+    report = poller.run_once()
+    assert (report["repos"], report["errors"]) == (len(REPOS), 0)
+    assert_converged(fake)
+    fake.reset_calls()
+    assert poller.run_once()["counted"] == 0  # and then idle cycles are free again
+
+
+def test_a_repository_removed_from_the_installation_is_no_longer_polled(poller, fake):
+    """Its installation_repositories event was lost: the installation's listing tells."""
+    poller.run_once()
+    fake.remove_repo_from_installation(REPOS[0])
+    poller.run_once()
+    fake.reset_calls()
+    report = poller.run_once()
+    assert (report["repos"], report["errors"]) == (len(REPOS) - 1, 0)
+    assert fake.count(path=rf"/repos/{REPOS[0]}/") == 0
+
+
 def test_a_poll_racing_webhooks_moves_nothing_backwards(app, client, poller, fake):
     events = list(fake.events)
     random.Random(11).shuffle(events)
