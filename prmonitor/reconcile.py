@@ -88,6 +88,7 @@ class Reconciler:
         open_numbers = self._sync_open_pulls(target)
         # Runs first: a run's pull_requests can name a PR the open listing no longer shows.
         listed, covered = self._sync_recent_runs(target)
+        self._reopen_final_passes(target.full_name)
         prs = self._prs_to_reconcile(target, open_numbers)
         return self._reconcile_prs(target, prs, listed, covered)
 
@@ -199,6 +200,30 @@ class Reconciler:
                     Pr.update(reconciled_at=utcnow()).where(
                         (Pr.id == pr.id) & (Pr.state == pr.state) & (Pr.head_sha == pr.head_sha)
                     ).execute()
+
+    def _reopen_final_passes(self, full_name):
+        """A closed PR whose final pass is over is due once more when a run of it is no
+        longer final: one that began after that pass, such as a workflow `on: pull_request:
+        types: [closed]`, which starts as the PR closes. Within FINAL_PASS_LIMIT, as the pass.
+        https://docs.github.com/en/actions/writing-workflows/choosing-when-your-workflow-runs/events-that-trigger-workflows#pull_request
+        """
+        closed = [
+            pr_id
+            for (pr_id,) in Pr.select(Pr.id)
+            .where(
+                tracked_in(full_name)
+                & (Pr.state != "open")
+                & Pr.reconciled_at.is_null(False)
+                & (Pr.updated_at >= utcnow() - FINAL_PASS_LIMIT)
+            )
+            .tuples()
+        ]
+        if not closed:
+            return
+        unsettled = set(closed) - set(self._prs_with_final_runs(closed))
+        if unsettled:
+            with db.writing():
+                Pr.update(reconciled_at=None).where(Pr.id.in_(unsettled)).execute()
 
     def _prs_with_final_runs(self, pr_ids):
         unsettled = {

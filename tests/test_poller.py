@@ -266,6 +266,26 @@ def test_a_closed_pr_is_followed_until_its_runs_settle_then_costs_nothing(poller
     assert fake.rate_limited_calls == 0
 
 
+def test_a_run_that_starts_after_a_closed_prs_final_pass_is_read_too(poller, fake):
+    """A workflow `on: pull_request: types: [closed]` starts as the PR closes, possibly after
+    the final pass: the PR is due once more until that run is final."""
+    poller.run_once()
+    widgets = REPOS[0]
+    passing = Pr.get(Pr.title == "passing")
+    fake.close_pr(widgets, passing.pr_number, merged=True)
+    poller.run_once()
+    assert Pr.get_by_id(passing.id).reconciled_at is not None  # its final pass is over
+    on_close = fake.add_run(widgets, passing.head_sha, name="On close")
+    poller.run_once()
+    fake.finish_run(on_close["id"], {"test": "failure"})
+    poller.run_once()
+    assert_converged(fake)  # the run's jobs and failed steps are there
+    assert Pr.get_by_id(passing.id).reconciled_at is not None
+    fake.reset_calls()
+    poller.run_once()
+    assert fake.rate_limited_calls == 0
+
+
 def test_a_stopped_pr_is_no_longer_polled(poller, fake, app):
     poller.run_once()
     failing = Pr.get(Pr.title == "failing")
