@@ -37,7 +37,7 @@ class Poller:
         self.reconciler = Reconciler(github, interval, heartbeat=self._heartbeat)
         self.targets = Targets(github)
         use_recovery = github.is_app if recover is None else recover
-        self.recovery = Recovery(github) if use_recovery else None
+        self.recovery = Recovery(github, heartbeat=self._heartbeat) if use_recovery else None
         self.cycles = 0
         self._renewed = 0.0
 

@@ -26,8 +26,11 @@ ASKED, REFUSED, HELD_BACK = "asked", "refused", "held back"  # what came of one 
 
 
 class Recovery:
-    def __init__(self, github, per_cycle=PER_CYCLE):
+    def __init__(self, github, per_cycle=PER_CYCLE, heartbeat=None):
         self.github, self.per_cycle = github, per_cycle
+        # Called before each request: the poller renews its lease there (and stops if it was
+        # lost), so that two pollers never ask GitHub for the same delivery.
+        self.heartbeat = heartbeat or (lambda: None)
         # Deliveries up to here were looked at by an earlier cycle of this process.
         self._seen_until = None
         # Whether the last look asked for everything it found (nothing over the per-cycle
@@ -40,6 +43,7 @@ class Recovery:
         requests = self._new_requests(_failed_guids(deliveries))
         outcomes = []
         for delivery in requests[: self.per_cycle]:
+            self.heartbeat()
             outcomes.append(self._redeliver(delivery))
             if outcomes[-1] == HELD_BACK:
                 break  # GitHub is down or limiting us: the rest waits for the next cycle too
@@ -58,6 +62,7 @@ class Recovery:
             since = max(since, self._seen_until - datetime.timedelta(hours=1))
         found, url, params = [], "app/hook/deliveries", {"per_page": 100}
         for number in range(MAX_PAGES):
+            self.heartbeat()
             # The first page asks conditionally: with no new delivery it costs a 304.
             page = self.github.get(url, params, as_app=True, conditional=number == 0)
             batch = [d for d in page.body if isinstance(d, dict)]

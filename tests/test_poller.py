@@ -460,6 +460,30 @@ def test_a_poller_that_loses_its_lease_mid_cycle_stops(app, fake, github_url):
         poller.github.close()
 
 
+def test_the_lease_is_kept_while_asking_for_redeliveries(app, fake, github_url):
+    """Redelivery requests can be slow: the lease is renewed between them, so that a second
+    poller does not start a cycle and ask GitHub for the same deliveries again."""
+    for _ in range(3):
+        fake.add_delivery("workflow_job", "completed", 502)
+    slow = make_poller(fake, github_url, lease_ttl=3)
+    other = make_poller(fake, github_url, lease_ttl=3)
+    fake.inject(r"/attempts$", status=None, delay=1.5, times=3, method="POST")
+    results = {}
+
+    def second():
+        with Workflow._meta.database.connection_context():
+            results["other"] = other.run_once()
+
+    later = threading.Timer(4.0, second)
+    later.start()
+    report = slow.run_once()
+    later.join()
+    assert (report["redelivered"], results["other"]) == (3, None)
+    assert len(fake.redelivered) == len(set(fake.redelivered)) == 3
+    for poller in (slow, other):
+        poller.github.close()
+
+
 def _take_over(poller):
     with Workflow._meta.database.connection_context():
         Workflow._meta.database.execute_sql("UPDATE leases SET expires_at = '2000-01-01 00:00:00'")
