@@ -14,13 +14,15 @@ log = logging.getLogger(__name__)
 class Targets:
     def __init__(self, github):
         self.github, self.etags = github, github.etags
+        # Installed repositories given a second look after a 404 (see deactivate).
+        self._rechecked = set()
 
     def all(self):
         """Installed repositories (all their open PRs), then repositories of PRs started by
         hand that the App is not installed on (only those PRs)."""
         if self.github.is_app:
             self.refresh_installations()
-        # A suspended installation gets no token: its repositories wait until it is resumed.
+        # A suspended (or deleted) installation gets no token: its repositories wait.
         inactive = Installation.select(Installation.installation_id).where(
             Installation.state != "active"
         )
@@ -83,6 +85,9 @@ class Targets:
             if _stored_state(row["installation_id"]) != state:
                 with db.writing():
                     store.upsert_installation({**row, "state": state})
+                # Back from a suspension (or a lost deletion): its listing is read in full, as
+                # an unchanged one (a 304) would not switch its repositories on again.
+                self.etags.forget(_repositories_key(self.github, row["installation_id"]))
             if state == "suspended":
                 return
             pages = self.github.get_pages(*_REPOSITORIES, row["installation_id"])
@@ -102,10 +107,10 @@ class Targets:
 
     def _forget_uninstalled(self, listed):
         """Installations GitHub no longer lists were removed (their deletion event was lost)."""
-        active = Installation.select(Installation.installation_id).where(
-            Installation.state == "active"
+        known = Installation.select(Installation.installation_id).where(
+            Installation.state != "deleted"
         )
-        for (installation_id,) in active.tuples():
+        for (installation_id,) in known.tuples():
             if installation_id in listed:
                 continue
             with db.writing():
@@ -122,19 +127,26 @@ class Targets:
 
     def deactivate(self, target):
         """An installed repository GitHub answered 404 for: as if it had been removed, until
-        the installation's repository listing, read in full next cycle, says otherwise (a 404
-        can be passing, and an unchanged listing would otherwise never bring it back)."""
+        the installation's listing says otherwise. A 404 can pass: the first time, the listing
+        is read in full next cycle (an unchanged one answers 304 and says nothing); after
+        that, once an hour, when a new installation token reads every listing in full."""
         log.warning("repo=%s is gone or unreadable; no longer polled", target.full_name)
         with db.writing():
             Repository.update(active=False).where(
                 Repository.full_name == target.full_name
             ).execute()
-        listing = self.github.url(*_REPOSITORIES)
-        self.etags.forget(self.github.cache_key(listing, target.installation_id))
+        if target.full_name not in self._rechecked:
+            self._rechecked.add(target.full_name)
+            self.etags.forget(_repositories_key(self.github, target.installation_id))
 
 
 # An installation's repositories (GET /installation/repositories), as path and parameters.
 _REPOSITORIES = ("installation/repositories", {"per_page": 100})
+
+
+def _repositories_key(github, installation_id):
+    """Where the first page of an installation's repositories is cached."""
+    return github.cache_key(github.url(*_REPOSITORIES), installation_id)
 
 
 def _stored_state(installation_id):

@@ -428,11 +428,23 @@ def test_a_suspended_installation_costs_nothing_until_it_is_resumed(poller, fake
     report = poller.run_once()
     assert (report["repos"], report["errors"]) == (0, 0)
     assert [c for c in fake.calls if c.auth != "jwt"] == []
+    assert fake.count(path=r"/access_tokens$") == 0
     fake.clear_faults()
     fake.installations[INSTALLATION]["suspended_at"] = None
     fake.finish_run(next(r for r, run in fake.runs.items() if run["status"] != "completed"))
     report = poller.run_once()
     assert (report["repos"], report["errors"]) == (len(REPOS), 0)
+    assert_converged(fake)
+
+
+def test_an_installation_gone_and_back_while_its_events_were_lost(poller, fake):
+    """GitHub's listing of installations tells both: its repositories stop being polled, and
+    are polled again when it is back, although its repository listing did not change."""
+    poller.run_once()
+    installation = fake.installations.pop(INSTALLATION)
+    assert poller.run_once()["repos"] == 0
+    fake.installations[INSTALLATION] = installation
+    assert poller.run_once()["repos"] == len(REPOS)
     assert_converged(fake)
 
 
@@ -521,6 +533,16 @@ def test_an_installed_repository_answered_404_once_comes_back(poller, fake):
     assert_converged(fake)
     fake.reset_calls()
     assert poller.run_once()["counted"] == 0  # and then idle cycles are free again
+
+
+def test_an_installed_repository_that_keeps_answering_404_stops_costing_calls(poller, fake):
+    poller.run_once()
+    fake.inject(rf"/repos/{REPOS[0]}/pulls$", status=404, times=1000)
+    poller.run_once()  # the 404
+    poller.run_once()  # the listing read in full still shows it: a second look, a second 404
+    fake.reset_calls()
+    report = poller.run_once()
+    assert (report["repos"], report["counted"]) == (len(REPOS) - 1, 0)
 
 
 def test_a_repository_removed_from_the_installation_is_no_longer_polled(poller, fake):
