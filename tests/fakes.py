@@ -148,6 +148,11 @@ class FakeGitHub:
         self._now += datetime.timedelta(seconds=1)
         return _iso(self._now)
 
+    def advance_clock(self, delta):
+        """Time passes on GitHub's side (a timedelta) without a change."""
+        with self._lock:
+            self._now += delta
+
     def _new_id(self, kind):
         self._next_ids[kind] += 1
         return self._next_ids[kind]

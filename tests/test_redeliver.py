@@ -88,7 +88,7 @@ def test_a_request_held_back_is_asked_again_even_after_newer_deliveries(fake, gi
     """An outage or the rate limit holds a request back: the next cycle must look far enough
     back to find that delivery again, however many hours newer deliveries there are."""
     lost = fake.add_delivery("workflow_job", "completed", 502)
-    fake._now += datetime.timedelta(hours=3)
+    fake.advance_clock(datetime.timedelta(hours=3))
     fake.add_delivery("ping", None, 200)
     fake.inject(rf"/deliveries/{lost['id']}/attempts$", status=503, times=10, method="POST")
     recovery = Recovery(github)
@@ -113,3 +113,13 @@ def test_a_request_held_back_is_found_again_behind_an_unchanged_first_page(fake,
     fake.clear_faults()
     assert recovery.run() == 1
     assert fake.redelivered == [lost["id"]]
+
+
+def test_a_cycle_stops_asking_once_github_holds_a_request_back(fake, github):
+    """An outage or the rate limit: the other requests would meet it too."""
+    first = fake.add_delivery("workflow_job", "completed", 502)
+    fake.add_delivery("workflow_job", "queued", 502)
+    fake.inject(r"/attempts$", status=503, times=100, method="POST")
+    assert Recovery(github).run() == 0
+    asked = {c.path for c in fake.calls if c.method == "POST" and "attempts" in c.path}
+    assert asked == {f"/app/hook/deliveries/{first['id']}/attempts"}
