@@ -126,8 +126,9 @@ class GitHub:
     """A client for one GitHub (github.com or an Enterprise Server), authenticated as the App
     (`app_id` and `private_key`) or with a personal/Actions `token`.
 
-    `etags.get(url)` gives the Page stored for a URL, or None (see httpcache); the caller
-    stores a page once it has used it, so a page whose handling failed is fetched again in full.
+    `etags.get(key)` gives the Page stored under a cache_key, or None (see httpcache); the
+    caller stores a page once it has used it, so a page whose handling failed is fetched again
+    in full.
     """
 
     def __init__(

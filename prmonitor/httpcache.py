@@ -21,8 +21,8 @@ KEEP = datetime.timedelta(days=7)
 
 class EtagStore:
     def get(self, key):
-        """The Page stored under `key` (GitHub.cache_key: its ETag, body and next-page link),
-        or None."""
+        """The Page stored under `key` (GitHub.cache_key: its ETag, body and next-page link;
+        its url is the key), or None."""
         row = (
             HttpCache.select(HttpCache.etag, HttpCache.body)
             .where(HttpCache.url == key)

@@ -41,10 +41,11 @@ def record_job(row, placeholder):
 
 def record_jobs(jobs):
     """Store many (row, placeholder) jobs in one transaction, as the poller does with a run's
-    jobs: every job's row first, then the failure details of their runs. A job's delivery locks
-    its job's row and then its run's; a batch that locked the run after its first failed job
-    and then waited for another job's row, locked by such a delivery waiting for the run,
-    would deadlock with it."""
+    jobs: the failure details of their runs after every job's row. A job's delivery locks its
+    job's row and then its run's; a batch that locked the run after its first failed job and
+    then waited for another job's row, locked by such a delivery waiting for the run, would
+    deadlock with it. (A placeholder run advanced by a job is still locked on the way, but
+    the poller stores a run before it reads the run's jobs.)"""
     failed_runs = set()
     for row, placeholder in jobs:
         workflow_id = _store_job(row, placeholder)
