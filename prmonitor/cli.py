@@ -12,7 +12,7 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 
 from . import configure_logging, db, queries
 from .api import BadRequest, positive_int, repo_name
-from .config import DIGITS, Config, ConfigError
+from .config import Config, ConfigError, port_number
 from .github import GitHubError
 from .models import Pr, true_first
 
@@ -51,7 +51,7 @@ def _parser():
         sub.set_defaults(command=cmd_migrate)
     serve = commands.add_parser("serve", help="webhooks, REST API and dashboard on HOST:PORT")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=port_number)
+    serve.add_argument("--port", type=port_arg)
     serve.set_defaults(command=cmd_serve)
     poll = commands.add_parser(
         "poll", help="reconcile tracked PRs with GitHub every CHECK_INTERVAL"
@@ -82,10 +82,11 @@ def pr_number(raw):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def port_number(raw):
-    if not DIGITS.fullmatch(raw) or not 0 < int(raw) < 65536:
+def port_arg(raw):
+    port = port_number(raw)
+    if port is None:
         raise argparse.ArgumentTypeError("a port is a number from 1 to 65535")
-    return int(raw)
+    return port
 
 
 def repo_arg(raw):

@@ -131,8 +131,16 @@ def _port(env):
     raw = env.get("PORT")
     if raw is None:
         return 3000
-    if not DIGITS.fullmatch(raw) or not 0 < int(raw) < 65536:
+    port = port_number(raw)
+    if port is None:
         raise ConfigError("PORT", "must be a number from 1 to 65535")
+    return port
+
+
+def port_number(raw):
+    """A TCP port from text (PORT, serve --port), or None when it is not one from 1 to 65535."""
+    if not DIGITS.fullmatch(raw) or not 0 < int(raw) < 65536:
+        return None
     return int(raw)
 
 
