@@ -6,7 +6,7 @@ import os
 
 from flask import Flask, jsonify, request
 
-from prmonitor.webhooks import verify_signature
+from prmonitor.webhooks.receiver import verify_signature
 
 app = Flask(__name__)
 SECRETS = tuple(s.strip() for s in os.environ.get("WEBHOOK_SECRET", "").split(",") if s.strip())

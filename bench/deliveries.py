@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from prmonitor.webhooks import sign
+from prmonitor.webhooks.receiver import sign
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 BASE_TIME = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)

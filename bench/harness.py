@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from prmonitor.db import open_database
+from prmonitor.storage.db import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
@@ -235,8 +235,8 @@ def _postgres_admin(url, sql):
 
 def hold_poller_lease(database_url):
     """As a worker running `prmonitor poll` would: the poller's lease, held for an hour."""
-    from prmonitor import db as app_db
-    from prmonitor import lease
+    from prmonitor.storage import db as app_db
+    from prmonitor.storage import lease
 
     database = app_db.bind(database_url)
     try:

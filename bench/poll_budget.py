@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from prmonitor import db  # noqa: E402
-from prmonitor.poller import Poller  # noqa: E402
+from prmonitor.poll.poller import Poller  # noqa: E402
+from prmonitor.storage import db  # noqa: E402
 from tests.fakes import app_client, installed, serve_fake  # noqa: E402
 
 RUNS_PER_PR = 5

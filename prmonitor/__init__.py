@@ -9,8 +9,8 @@ from flask import Flask, jsonify, redirect, request
 from peewee import InterfaceError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db
-from .config import Config, ConfigError
+from prmonitor.config import Config, ConfigError
+from prmonitor.storage import db
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,10 @@ def create_app(config=None):
 
 def blueprints():
     """Every route of the app, by concern: webhooks, the JSON API, the dashboard, App set-up."""
-    from . import api, dashboard, setup, webhooks
+    from prmonitor.web import api, dashboard, manifest
+    from prmonitor.webhooks import receiver
 
-    return [webhooks.bp, api.bp, dashboard.bp, setup.bp]
+    return [receiver.bp, api.bp, dashboard.bp, manifest.bp]
 
 
 def _config_or_exit():

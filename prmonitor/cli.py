@@ -10,11 +10,12 @@ import threading
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from . import configure_logging, db, queries
-from .api import BadRequest, positive_int, repo_name
-from .config import Config, ConfigError, port_number
-from .github import GitHubError
-from .models import Pr, true_first
+from prmonitor import configure_logging
+from prmonitor.config import Config, ConfigError, port_number
+from prmonitor.github.client import GitHubError
+from prmonitor.storage import db, queries
+from prmonitor.storage.models import Pr, true_first
+from prmonitor.web.api import BadRequest, positive_int, repo_name
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def cmd_migrate(config, args):
 
 
 def cmd_serve(config, args):
-    from .server import serve
+    from prmonitor.server import serve
 
     host = args.host or config.host
     port = config.port if args.port is None else args.port
@@ -165,7 +166,7 @@ def _require_credentials(config):
 
 
 def cmd_poll(config, args):
-    from .poller import Poller
+    from prmonitor.poll.poller import Poller
 
     _require_credentials(config)
     _connect(config).close()
@@ -198,10 +199,10 @@ def _report_line(report):
 
 
 def cmd_start(config, args):
-    from .github import GitHub
-    from .httpcache import EtagStore
-    from .reconcile import Reconciler, Target
-    from .targets import installation_for
+    from prmonitor.github.client import GitHub
+    from prmonitor.poll.etags import EtagStore
+    from prmonitor.poll.reconcile import Reconciler, Target
+    from prmonitor.poll.targets import installation_for
 
     _require_credentials(config)
     full_name = args.repo or _origin_repo()

@@ -16,7 +16,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from . import create_app
+        from prmonitor import create_app
 
         return create_app()
 

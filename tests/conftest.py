@@ -10,9 +10,10 @@ from urllib.parse import quote, urlsplit
 import psycopg2
 import pytest
 
-from prmonitor import create_app, db
+from prmonitor import create_app
 from prmonitor.config import Config
-from prmonitor.webhooks import sign
+from prmonitor.storage import db
+from prmonitor.webhooks.receiver import sign
 
 SECRET = "it's a secret to everybody"
 

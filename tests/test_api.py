@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from prmonitor import create_app, db
-from prmonitor.models import Pr
+from prmonitor import create_app
+from prmonitor.storage import db
+from prmonitor.storage.models import Pr
 
 from .conftest import make_config
 from .events import job_event, pr_event, run_event, steps

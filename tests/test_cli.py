@@ -118,7 +118,7 @@ def test_serve_answers_on_the_port_and_stops_on_ctrl_c(tmp_path):
 
 
 def test_migrate_without_migration_files_is_an_error(tmp_path, monkeypatch, capsys):
-    from prmonitor import db
+    from prmonitor.storage import db
 
     monkeypatch.setattr(db, "migrations_dir", lambda: tmp_path / "migrations")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")

@@ -6,9 +6,10 @@ import threading
 import time
 import uuid
 
-from prmonitor import db, payloads, record, store
-from prmonitor.models import Delivery, Workflow, WorkflowJob
-from prmonitor.webhooks import sign
+from prmonitor.github import payloads
+from prmonitor.storage import db, ingest, upserts
+from prmonitor.storage.models import Delivery, Workflow, WorkflowJob
+from prmonitor.webhooks.receiver import sign
 
 from .conftest import SECRET, signed_post
 from .events import job_event, pr_event, run_event, steps
@@ -131,7 +132,7 @@ def test_failed_jobs_of_one_run_recorded_at_once_all_reach_failure_details(app, 
 
     def first():
         with db.database.obj.connection_context(), db.writing():
-            record.record_job(*failed_job(1001, "job A"))
+            ingest.record_job(*failed_job(1001, "job A"))
             first_written.set()
             # Give the second transaction time to commit, if it can, before this one does.
             second_done.wait(timeout=1.0)
@@ -139,7 +140,7 @@ def test_failed_jobs_of_one_run_recorded_at_once_all_reach_failure_details(app, 
     def second():
         first_written.wait(timeout=10)
         with db.database.obj.connection_context(), db.writing():
-            record.record_job(*failed_job(1002, "job B"))
+            ingest.record_job(*failed_job(1002, "job B"))
         second_done.set()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
@@ -163,13 +164,13 @@ def test_the_pollers_batch_of_jobs_and_a_job_delivery_do_not_deadlock(app, datab
         try:
             with db.database.obj.connection_context(), db.writing():
                 row, placeholder = job_b
-                workflow_id, pr_id, _, _ = store.workflow_state(row["run_id"], row["run_attempt"])
-                store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
-                store.pr_id_for("-", 0)  # a statement: the deferred job upsert reaches the server
+                workflow_id, pr_id, _, _ = upserts.workflow_state(row["run_id"], row["run_attempt"])
+                upserts.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
+                upserts.pr_id_for("-", 0)  # a statement: the deferred job upsert reaches the server
                 b_written.set()
                 batch_started.wait(timeout=10)
                 time.sleep(0.5)  # the batch is now waiting for job B's row
-                store.refresh_failure_details(workflow_id)
+                upserts.refresh_failure_details(workflow_id)
         except Exception as exc:  # noqa: BLE001 - reported below, with the batch's
             errors.append(exc)
 
@@ -178,7 +179,7 @@ def test_the_pollers_batch_of_jobs_and_a_job_delivery_do_not_deadlock(app, datab
         batch_started.set()
         try:
             with db.database.obj.connection_context(), db.writing():
-                record.record_jobs([job_a, job_b])
+                ingest.record_jobs([job_a, job_b])
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 

@@ -3,8 +3,8 @@
 import pytest
 from peewee import DatabaseError
 
-from prmonitor import db
-from prmonitor.models import Delivery
+from prmonitor.storage import db
+from prmonitor.storage.models import Delivery
 
 
 def add(delivery_id):
@@ -79,13 +79,13 @@ def test_a_failing_deferred_statement_rolls_the_transaction_back(database):
 def test_commit_without_waiting_for_disk_is_this_transactions_only(database):
     if not db.is_postgres():
         pytest.skip("a Postgres setting")
-    from prmonitor import store
+    from prmonitor.storage import upserts
 
     def setting():
         return database.execute_sql("SHOW synchronous_commit").fetchone()[0]
 
     with db.writing():
-        store.commit_without_waiting_for_disk()
+        upserts.commit_without_waiting_for_disk()
         assert setting() == "off"
         add("a")
     assert setting() == "on" and Delivery.select().count() == 1

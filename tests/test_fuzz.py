@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prmonitor import blueprints
-from prmonitor.models import Pr, PrHead, Workflow, WorkflowJob
-from prmonitor.setup import STATE_COOKIE
+from prmonitor.storage.models import Pr, PrHead, Workflow, WorkflowJob
+from prmonitor.web.manifest import STATE_COOKIE
 
 from .events import HANDLED_EVENTS as HANDLED
 from .events import job_event, pr_event, run_event

@@ -9,8 +9,9 @@ import pytest
 from playhouse.migrations import Runner
 from playhouse.schema_diff import diff_models
 
-from prmonitor import create_app, db
-from prmonitor.models import MODELS, Pr, Workflow, WorkflowJob
+from prmonitor import create_app
+from prmonitor.storage import db
+from prmonitor.storage.models import MODELS, Pr, Workflow, WorkflowJob
 
 from .conftest import make_config, signed_post
 from .events import job_event, pr_event, run_event, steps

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prmonitor.models import Delivery, Pr, PrHead, Workflow, WorkflowJob
+from prmonitor.storage.models import Delivery, Pr, PrHead, Workflow, WorkflowJob
 
 from .events import SHA, job_event, pr_event, run_event, steps
 

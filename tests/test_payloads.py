@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from prmonitor import payloads
-from prmonitor.payloads import PayloadError
+from prmonitor.github import payloads
+from prmonitor.github.payloads import PayloadError
 
 from .events import OCTOKIT, fixture, job_event, run_event
 

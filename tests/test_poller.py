@@ -8,11 +8,11 @@ import threading
 
 import pytest
 
-from prmonitor import lease
-from prmonitor.github import GitHub
-from prmonitor.httpcache import EtagStore
-from prmonitor.models import Pr, Workflow, WorkflowJob
-from prmonitor.poller import Poller
+from prmonitor.github.client import GitHub
+from prmonitor.poll.etags import EtagStore
+from prmonitor.poll.poller import Poller
+from prmonitor.storage import lease
+from prmonitor.storage.models import Pr, Workflow, WorkflowJob
 
 from .conftest import signed_post
 from .fakes import FakeGitHub, app_client, serve_fake

@@ -5,8 +5,8 @@ import datetime
 
 import pytest
 
-from prmonitor.models import Pr, Redelivery
-from prmonitor.redeliver import Recovery
+from prmonitor.poll.redeliver import Recovery
+from prmonitor.storage.models import Pr, Redelivery
 
 from .conftest import signed_post
 from .fakes import app_client, installed, serve_fake

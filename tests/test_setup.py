@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from prmonitor.setup import MANIFEST, manifest_for, web_url
+from prmonitor.web.manifest import MANIFEST, manifest_for, web_url
 
 from .conftest import make_config
 from .fakes import FakeGitHub, serve_fake

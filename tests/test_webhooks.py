@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from prmonitor import create_app, db, record
-from prmonitor.models import Delivery, Workflow, WorkflowJob
-from prmonitor.webhooks import sign, verify_signature
+from prmonitor import create_app
+from prmonitor.storage import db, ingest
+from prmonitor.storage.models import Delivery, Workflow, WorkflowJob
+from prmonitor.webhooks.receiver import sign, verify_signature
 
 from .conftest import SECRET, make_config, signed_post
 from .events import HANDLED_EVENTS, fixture, job_event, octokit_webhooks, run_event
@@ -75,7 +76,8 @@ def test_no_secret_configured_is_503(database_url):
 
 
 def test_rotated_secrets_are_all_accepted(database_url):
-    from prmonitor import create_app, db
+    from prmonitor import create_app
+    from prmonitor.storage import db
 
     app = create_app(make_config(database_url, webhook_secrets=("old", SECRET)))
     db.migrate()
@@ -163,13 +165,13 @@ def test_a_half_handled_delivery_rolls_back_entirely(deliver, database, monkeypa
     """The database refuses the last write of a delivery: none of its earlier writes remain."""
     from peewee import DataError
 
-    from prmonitor import store
+    from prmonitor.storage import upserts
 
     def refuse(workflow_id):
         assert Workflow.select().count() == 1 and WorkflowJob.select().count() == 1
         raise DataError("value too long")
 
-    monkeypatch.setattr(store, "refresh_failure_details", refuse)
+    monkeypatch.setattr(upserts, "refresh_failure_details", refuse)
     response = deliver("workflow_job", job_event("completed"), delivery_id="d-half")
     assert response.status_code == 400
     assert counts()[:2] == (0, 0)
@@ -178,10 +180,10 @@ def test_a_half_handled_delivery_rolls_back_entirely(deliver, database, monkeypa
 
 def test_payloads_are_parsed_before_the_write_transaction_begins(deliver, database, monkeypatch):
     """The write transaction (on SQLite, the one write lock) is held only to write."""
-    from prmonitor import payloads
+    from prmonitor.github import payloads
 
     seen = {}
-    parse_job, record_job = payloads.parse_job, record.record_job
+    parse_job, record_job = payloads.parse_job, ingest.record_job
 
     def parse(job):
         seen["parsed in transaction"] = database.in_transaction()
@@ -192,7 +194,7 @@ def test_payloads_are_parsed_before_the_write_transaction_begins(deliver, databa
         return record_job(row, placeholder)
 
     monkeypatch.setattr(payloads, "parse_job", parse)
-    monkeypatch.setattr(record, "record_job", write)
+    monkeypatch.setattr(ingest, "record_job", write)
     assert deliver("workflow_job", job_event("completed")).status_code == 200
     assert seen == {"parsed in transaction": False, "written in transaction": True}
     assert counts() == (1, 1, 1)
@@ -209,19 +211,20 @@ def test_every_published_github_example_is_accepted(deliver, database, event, pa
 def test_deliveries_commit_asynchronously_only_while_a_poller_restores(
     database_url, poller_running, monkeypatch
 ):
-    from prmonitor import lease, webhooks
+    from prmonitor.storage import lease
+    from prmonitor.webhooks import receiver
 
-    monkeypatch.setattr(webhooks, "_poller_seen", {"until": 0.0, "holds": False})
+    monkeypatch.setattr(receiver, "_poller_seen", {"until": 0.0, "holds": False})
     config = make_config(database_url, app_id="1", private_key="(the web app never signs)")
     app = create_app(config)
     db.migrate(db.database.obj)
     if poller_running:
         lease.acquire(lease.POLLER, "a worker", 60)
     with app.app_context():
-        assert webhooks.poller_restores(config) is poller_running
-        assert not webhooks.poller_restores(make_config(database_url))  # no App: never
+        assert receiver.poller_restores(config) is poller_running
+        assert not receiver.poller_restores(make_config(database_url))  # no App: never
     # What the delivery's own transaction runs with, read inside it after its writes.
-    seen, record_job = [], record.record_job
+    seen, record_job = [], ingest.record_job
 
     def observed(*args):
         written = record_job(*args)
@@ -229,7 +232,7 @@ def test_deliveries_commit_asynchronously_only_while_a_poller_restores(
         return written
 
     if db.is_postgres():
-        monkeypatch.setattr(record, "record_job", observed)
+        monkeypatch.setattr(ingest, "record_job", observed)
     client = app.test_client()
     first = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")
     again = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")

@@ -14,7 +14,7 @@ from peewee import (
     fn,
 )
 
-from .db import database
+from prmonitor.storage.db import database
 
 # Placeholder rows (a job seen before its run) sort before every real state.
 PLACEHOLDER_RANK = -1

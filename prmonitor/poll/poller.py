@@ -7,12 +7,13 @@ import time
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from . import db, lease, payloads
-from .github import GitHub, GitHubError, NotFound, RateLimited
-from .httpcache import EtagStore
-from .reconcile import Reconciler
-from .redeliver import Recovery
-from .targets import Targets
+from prmonitor.github import payloads
+from prmonitor.github.client import GitHub, GitHubError, NotFound, RateLimited
+from prmonitor.poll.etags import EtagStore
+from prmonitor.poll.reconcile import Reconciler
+from prmonitor.poll.redeliver import Recovery
+from prmonitor.poll.targets import Targets
+from prmonitor.storage import db, lease
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urljoin
 import jwt
 import requests
 
-from .config import DIGITS
+from prmonitor.config import DIGITS
 
 log = logging.getLogger(__name__)
 

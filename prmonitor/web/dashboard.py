@@ -4,8 +4,8 @@ import json
 
 from flask import Blueprint, abort, render_template, url_for
 
-from . import queries
-from .api import BadRequest, positive_int, repo_name
+from prmonitor.storage import queries
+from prmonitor.web.api import BadRequest, positive_int, repo_name
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 

@@ -16,10 +16,10 @@ from urllib.parse import parse_qs
 from flask import Blueprint, current_app, jsonify, request
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 
-from . import db, lease, store
-from .handlers import router
-from .payloads import PayloadError, clean_text
-from .routing import Event
+from prmonitor.github.payloads import PayloadError, clean_text
+from prmonitor.storage import db, lease, upserts
+from prmonitor.webhooks.handlers import router
+from prmonitor.webhooks.routing import Event
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -91,7 +91,7 @@ def _header(name):
 def _handle(event):
     if not router.handles(event.name):
         with db.writing():
-            store.claim_delivery(event.delivery_id, event.name, event.action, "ignored")
+            upserts.claim_delivery(event.delivery_id, event.name, event.action, "ignored")
         log.debug("delivery=%s event=%s outcome=ignored", event.delivery_id, event.name)
         return _reply(202, delivery=event.delivery_id, outcome="ignored")
     try:
@@ -157,16 +157,16 @@ def _process_once(event, outcome, writes):
             restores = poller_restores(current_app.config["PRMONITOR"])
             with db.writing():
                 if restores:
-                    store.commit_without_waiting_for_disk()
-                store.claim_delivery_or_fail(*claim)
+                    upserts.commit_without_waiting_for_disk()
+                upserts.claim_delivery_or_fail(*claim)
                 _write(writes)
         except DataError as exc:
-            if store.is_duplicate(exc):
+            if upserts.is_duplicate(exc):
                 return "duplicate"
             raise
         return outcome
     with db.writing():
-        if not store.claim_delivery(*claim):
+        if not upserts.claim_delivery(*claim):
             return "duplicate"
         _write(writes)
     return outcome
@@ -200,7 +200,7 @@ def _failed(event, status, outcome, error):
     )
     try:
         with db.writing():
-            store.record_failed_delivery(
+            upserts.record_failed_delivery(
                 event.delivery_id, event.name, event.action, outcome, error
             )
     except (OperationalError, InterfaceError):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from functools import cached_property
 
-from .payloads import clean_text
+from prmonitor.github.payloads import clean_text
 
 
 @dataclass(frozen=True)

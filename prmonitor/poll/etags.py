@@ -11,9 +11,9 @@ nothing piles up per token.
 import datetime
 import json
 
-from . import db
-from .github import Page
-from .models import HttpCache, utcnow
+from prmonitor.github.client import Page
+from prmonitor.storage import db
+from prmonitor.storage.models import HttpCache, utcnow
 
 # Entries not saved again for this long belong to PRs and runs no longer polled.
 KEEP = datetime.timedelta(days=7)

@@ -3,10 +3,11 @@ GitHub in case an installation event was lost), and those of PRs started by hand
 
 import logging
 
-from . import db, payloads, store
-from .github import GitHubError, NotFound
-from .models import TRACKED, Installation, Pr, Repository
-from .reconcile import Target, tracked_in
+from prmonitor.github import payloads
+from prmonitor.github.client import GitHubError, NotFound
+from prmonitor.poll.reconcile import Target, tracked_in
+from prmonitor.storage import db, upserts
+from prmonitor.storage.models import TRACKED, Installation, Pr, Repository
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Targets:
             state = "suspended" if installation.get("suspended_at") else "active"
             if _stored_state(row["installation_id"]) != state:
                 with db.writing():
-                    store.upsert_installation({**row, "state": state})
+                    upserts.upsert_installation({**row, "state": state})
                 # Back from a suspension (or a lost deletion): its listing is read in full, as
                 # an unchanged one (a 304) would not switch its repositories on again.
                 self.etags.forget(_repositories_key(self.github, row["installation_id"]))
@@ -99,9 +100,9 @@ class Targets:
             log.warning("installation=%s not refreshed: %s", installation.get("id"), exc)
             return
         with db.writing():
-            store.upsert_installation({**row, "state": "active"})
-            store.deactivate_installation_repositories(row["installation_id"])
-            store.set_repositories(rows, active=True)
+            upserts.upsert_installation({**row, "state": "active"})
+            upserts.deactivate_installation_repositories(row["installation_id"])
+            upserts.set_repositories(rows, active=True)
         for page in pages:
             self.etags.save(page)
 
@@ -117,7 +118,7 @@ class Targets:
                 Installation.update(state="deleted").where(
                     Installation.installation_id == installation_id
                 ).execute()
-                store.deactivate_installation_repositories(installation_id)
+                upserts.deactivate_installation_repositories(installation_id)
 
     def stop_tracking(self, target):
         """A repository started by hand that GitHub no longer shows us: stop polling its PRs."""

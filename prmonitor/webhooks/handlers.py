@@ -4,8 +4,9 @@ to their pull request (routing.Router runs them in the delivery's transaction)."
 import functools
 import logging
 
-from . import payloads, record, store
-from .routing import Router
+from prmonitor.github import payloads
+from prmonitor.storage import ingest, upserts
+from prmonitor.webhooks.routing import Router
 
 log = logging.getLogger(__name__)
 router = Router()
@@ -24,7 +25,7 @@ def on_workflow_run(event):
         run, repo, payloads.installation_id(payload), payloads.optional_obj(payload, "workflow")
     )
     return functools.partial(
-        record.record_run, row, payloads.pull_request_hints(run, row["repo_id"])
+        ingest.record_run, row, payloads.pull_request_hints(run, row["repo_id"])
     )
 
 
@@ -34,7 +35,7 @@ def on_workflow_job(event):
     repo, job = payloads.obj(payload, "repository"), payloads.obj(payload, "workflow_job")
     row = payloads.parse_job(job)
     placeholder = payloads.run_placeholder(row, repo, payloads.installation_id(payload))
-    return functools.partial(record.record_job, row, placeholder)
+    return functools.partial(ingest.record_job, row, placeholder)
 
 
 @router.register("pull_request")
@@ -45,7 +46,7 @@ def on_pull_request(event):
         pr, payloads.obj(payload, "repository"), payloads.installation_id(payload)
     )
     # A delivery without an action is still a webhook, never the API's current state.
-    return functools.partial(record.record_pull_request, row, event.action or "")
+    return functools.partial(ingest.record_pull_request, row, event.action or "")
 
 
 @router.register("installation")
@@ -59,10 +60,10 @@ def on_installation(event):
         repos = payloads.parse_repositories(payload.get("repositories"), installation_id)
 
     def write():
-        store.upsert_installation({**installation, "state": state})
+        upserts.upsert_installation({**installation, "state": state})
         if state == "deleted":
-            store.deactivate_installation_repositories(installation_id)
-        store.set_repositories(repos, active=True)
+            upserts.deactivate_installation_repositories(installation_id)
+        upserts.set_repositories(repos, active=True)
 
     return write
 
@@ -79,8 +80,8 @@ def on_installation_repositories(event):
     removed = payloads.parse_repositories(payload.get("repositories_removed"), installation_id)
 
     def write():
-        store.upsert_installation({**installation, "state": "active"})
-        store.set_repositories(added, active=True)
-        store.set_repositories(removed, active=False)
+        upserts.upsert_installation({**installation, "state": "active"})
+        upserts.set_repositories(added, active=True)
+        upserts.set_repositories(removed, active=False)
 
     return write

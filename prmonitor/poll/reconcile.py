@@ -3,7 +3,7 @@
 Per repository, not per PR: one conditional call lists the open PRs, one lists the recent runs;
 a PR whose head is not among those runs gets a conditional call for its head's runs; jobs are
 read only for runs not yet final. Everything read goes through the webhook's parsers and guarded
-upserts (record.py), so a poll racing a webhook cannot move a row backwards. A page's ETag is
+upserts (ingest.py), so a poll racing a webhook cannot move a row backwards. A page's ETag is
 saved only after its rows are committed: a pass cut short reads it in full next time.
 """
 
@@ -13,9 +13,18 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from . import db, payloads, record
-from .github import NotFound
-from .models import EPOCH, FAILED_CONCLUSIONS, TRACKED, Pr, Workflow, true_first, utcnow
+from prmonitor.github import payloads
+from prmonitor.github.client import NotFound
+from prmonitor.storage import db, ingest
+from prmonitor.storage.models import (
+    EPOCH,
+    FAILED_CONCLUSIONS,
+    TRACKED,
+    Pr,
+    Workflow,
+    true_first,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +143,7 @@ class Reconciler:
             with db.writing():
                 for row in sorted(rows, key=lambda r: r["head_sha"]):
                     if tracked is None or row["pr_number"] in tracked:
-                        record.record_pull_request(row)
+                        ingest.record_pull_request(row)
             for page in pages:
                 self.etags.save(page, [_slim_pull(pull) for pull in page.body])
         return {pull["number"] for pull in pulls}
@@ -147,7 +156,7 @@ class Reconciler:
         pull = self._get(target, f"pulls/{number}").body
         row = self._pull_row(target, pull)
         with db.writing():
-            pr_id = record.record_pull_request(row)
+            pr_id = ingest.record_pull_request(row)
             if tracking:
                 Pr.update(tracking=tracking).where(Pr.id == pr_id).execute()
         return Pr.get_by_id(pr_id)
@@ -308,7 +317,7 @@ class Reconciler:
         # A run's pull_requests would start tracking PRs nobody asked for in a repository
         # watched only for PRs started by hand.
         hints = payloads.pull_request_hints(run, target.repo_id) if target.discover else ()
-        record.record_run(row, hints)
+        ingest.record_run(row, hints)
 
     def _runs_needing_jobs(self, pr_ids):
         """Run ids of these PRs whose latest attempt is not final: still running, or its jobs
@@ -367,7 +376,7 @@ class Reconciler:
             payloads.run_placeholder(row, target.repo, target.installation_id) for row in rows
         ]
         with db.writing():
-            record.record_jobs(zip(rows, placeholders, strict=True))
+            ingest.record_jobs(zip(rows, placeholders, strict=True))
 
     def _sync_earlier_attempts(self, target, run_id, jobs):
         """An attempt known only from its jobs (a re-run's earlier attempts) is read once."""

@@ -219,7 +219,7 @@ def bind(url):
 
 def migrations_dir():
     """migrations/ beside the package (a checkout or editable install), else in the working dir."""
-    beside = Path(__file__).resolve().parent.parent / "migrations"
+    beside = Path(__file__).resolve().parents[2] / "migrations"
     return beside if beside.is_dir() else Path(os.getcwd()) / "migrations"
 
 

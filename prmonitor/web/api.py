@@ -6,8 +6,8 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 from peewee import InterfaceError, OperationalError
 
-from . import lease, queries
-from .db import database
+from prmonitor.storage import lease, queries
+from prmonitor.storage.db import database
 
 bp = Blueprint("api", __name__)
 

@@ -12,8 +12,8 @@ import uuid
 
 from peewee import EXCLUDED, Case
 
-from . import db
-from .models import EPOCH, Lease, utcnow
+from prmonitor.storage import db
+from prmonitor.storage.models import EPOCH, Lease, utcnow
 
 POLLER = "poller"
 

@@ -11,10 +11,10 @@ we never processed it ourselves (an answer that came too late for GitHub may sti
 import datetime
 import logging
 
-from . import db
-from .github import GitHubError, RateLimited, Unavailable
-from .models import Delivery, Redelivery, utcnow
-from .payloads import timestamp
+from prmonitor.github.client import GitHubError, RateLimited, Unavailable
+from prmonitor.github.payloads import timestamp
+from prmonitor.storage import db
+from prmonitor.storage.models import Delivery, Redelivery, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import datetime
 
 from peewee import JOIN, Case, fn
 
-from .models import (
+from prmonitor.storage.models import (
     FAILED_CONCLUSIONS,
     Delivery,
     Pr,

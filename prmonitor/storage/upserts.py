@@ -6,9 +6,9 @@ import json
 
 from peewee import SqliteDatabase
 
-from .db import database, is_postgres
-from .db import defer as db_defer
-from .models import (
+from prmonitor.storage.db import database, is_postgres
+from prmonitor.storage.db import defer as db_defer
+from prmonitor.storage.models import (
     FAILED_CONCLUSIONS,
     PLACEHOLDER_RANK,
     Delivery,

@@ -1,24 +1,24 @@
 """Applying parsed rows: the steps a webhook delivery and a poll share (lock, upsert, link)."""
 
-from . import store
-from .models import FAILED_CONCLUSIONS, PLACEHOLDER_RANK
+from prmonitor.storage import upserts
+from prmonitor.storage.models import FAILED_CONCLUSIONS, PLACEHOLDER_RANK
 
 
 def record_run(row, hints=()):
     """Store a run attempt (payloads.parse_run) and link it to its PR: the one its head SHA
     belongs to, or the first of `hints` (payloads.pull_request_hints)."""
-    store.lock_commit(row["repo_full_name"], row["head_sha"])
-    workflow_id, pr_id = store.upsert_workflow(row)
+    upserts.lock_commit(row["repo_full_name"], row["head_sha"])
+    workflow_id, pr_id = upserts.upsert_workflow(row)
     if pr_id is not None:
         return workflow_id
     hinted = [_remember_hinted_pr(hint, row) for hint in hints]
-    store.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
+    upserts.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
     return workflow_id
 
 
 def _remember_hinted_pr(hint, run_row):
     """Record a PR the run named (for its own repository and commit); returns its id."""
-    pr_id = store.ensure_pr(
+    pr_id = upserts.ensure_pr(
         {
             **hint,
             "repo_full_name": run_row["repo_full_name"],
@@ -26,7 +26,7 @@ def _remember_hinted_pr(hint, run_row):
             "installation_id": run_row["installation_id"],
         }
     )
-    store.add_pr_head(pr_id, run_row["repo_full_name"], hint["head_sha"])
+    upserts.add_pr_head(pr_id, run_row["repo_full_name"], hint["head_sha"])
     return pr_id
 
 
@@ -35,7 +35,7 @@ def record_job(row, placeholder):
     `placeholder` (payloads.run_placeholder) when the job came first. Returns the workflow id."""
     workflow_id = _store_job(row, placeholder)
     if row["conclusion"] in FAILED_CONCLUSIONS:
-        store.refresh_failure_details(workflow_id)
+        upserts.refresh_failure_details(workflow_id)
     return workflow_id
 
 
@@ -52,30 +52,30 @@ def record_jobs(jobs):
         if row["conclusion"] in FAILED_CONCLUSIONS:
             failed_runs.add(workflow_id)
     for workflow_id in sorted(failed_runs):
-        store.refresh_failure_details(workflow_id)
+        upserts.refresh_failure_details(workflow_id)
 
 
 def _store_job(row, placeholder):
-    found = store.workflow_state(row["run_id"], row["run_attempt"])
+    found = upserts.workflow_state(row["run_id"], row["run_attempt"])
     if found is None or found[1] is None:
         # This job may create a run or link one to its PR: lock before writing, and look
         # again, since the transaction that held the lock may have done either meanwhile.
-        store.lock_commit(placeholder["repo_full_name"], row["head_sha"])
-        found = store.workflow_state(row["run_id"], row["run_attempt"])
-    workflow_id, pr_id, rank, status = store.ensure_workflow(placeholder, found)
+        upserts.lock_commit(placeholder["repo_full_name"], row["head_sha"])
+        found = upserts.workflow_state(row["run_id"], row["run_attempt"])
+    workflow_id, pr_id, rank, status = upserts.ensure_workflow(placeholder, found)
     # The job's row before its run's (failure details, the placeholder's status, the link to
     # the PR): a transaction that took them the other way round could deadlock with this one.
-    store.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
+    upserts.upsert_job({**row, "workflow_id": workflow_id, "pr_id": pr_id})
     job_started = placeholder["status"] == "in_progress"
     if rank == PLACEHOLDER_RANK and job_started and status != "in_progress":
-        store.advance_placeholder(workflow_id)
+        upserts.advance_placeholder(workflow_id)
     if pr_id is None:
-        store.link_commit(placeholder["repo_full_name"], row["head_sha"])
+        upserts.link_commit(placeholder["repo_full_name"], row["head_sha"])
     return workflow_id
 
 
 # Webhook actions that may, within the second of the stored version, reopen a closed PR or
-# move its head (store.upsert_pr): a `labeled` sent before a bot's `closed` in the same second
+# move its head (upserts.upsert_pr): a `labeled` sent before a bot's `closed` in the same second
 # must not reopen the PR when it arrives late.
 # https://docs.github.com/en/webhooks/webhook-events-and-payloads#pull_request
 REOPENING_ACTIONS = ("reopened",)
@@ -85,13 +85,13 @@ HEAD_MOVING_ACTIONS = ("opened", "reopened", "synchronize")
 def record_pull_request(row, action=None):
     """Store a pull request (payloads.parse_pull_request) and attach its head's runs; returns
     its id. `action` is the webhook's; None for a PR read from the API, GitHub's state now."""
-    store.lock_commit(row["repo_full_name"], row["head_sha"])
-    pr_id = store.upsert_pr(
+    upserts.lock_commit(row["repo_full_name"], row["head_sha"])
+    pr_id = upserts.upsert_pr(
         row,
         reopens=action is None or action in REOPENING_ACTIONS,
         moves_head=action is None or action in HEAD_MOVING_ACTIONS,
     )
     # Every head the PR has had, even from a late event: runs of that commit belong to it.
-    store.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
-    store.link_commit(row["repo_full_name"], row["head_sha"])
+    upserts.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
+    upserts.link_commit(row["repo_full_name"], row["head_sha"])
     return pr_id

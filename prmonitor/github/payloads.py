@@ -9,7 +9,7 @@ import datetime
 import json
 import re
 
-from .models import EPOCH
+from prmonitor.storage.models import EPOCH
 
 MAX_BIGINT = 2**63 - 1
 SHORT = 255  # CharField columns are VARCHAR(255) on Postgres

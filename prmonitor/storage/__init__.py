@@ -1,0 +1,1 @@
+"""Storage: the database, its tables, the guarded writes and the reads."""

@@ -1,0 +1,1 @@
+"""The web side: the JSON API, the dashboard and the App's manifest set-up."""

@@ -1,0 +1,1 @@
+"""The webhook receiver: verify, dedupe and dispatch each delivery in one transaction."""
