@@ -9,8 +9,8 @@ so that drift in the machine's speed hits all of them alike; throughput is the m
 
 The app runs as deployed: with App credentials (a key it never signs with here) and a worker
 holding the poller's lease (a lease row the benchmark writes), so that on Postgres deliveries
-commit without waiting for the WAL flush (webhooks.poller_restores). `pg-nopoll` is Postgres
-without a poller, where every COMMIT waits for the disk.
+commit without waiting for the WAL flush (webhooks.receiver.poller_restores). `pg-nopoll` is
+Postgres without a poller, where every COMMIT waits for the disk.
 
     /work/venv/bin/python bench/ingest.py [--runs 200] [--backends sqlite,postgres,pg-nopoll,bare]
 """

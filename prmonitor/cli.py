@@ -201,8 +201,8 @@ def _report_line(report):
 def cmd_start(config, args):
     from prmonitor.github.client import GitHub
     from prmonitor.poll.etags import EtagStore
-    from prmonitor.poll.reconcile import Reconciler, Target
-    from prmonitor.poll.targets import installation_for
+    from prmonitor.poll.reconcile import Reconciler
+    from prmonitor.poll.targets import Target, installation_for
 
     _require_credentials(config)
     full_name = args.repo or _origin_repo()
@@ -218,14 +218,15 @@ def cmd_start(config, args):
 
 
 def cmd_stop(config, args):
+    from prmonitor.poll import tracking
+
     full_name = args.repo or _origin_repo()
     _connect(config)
     try:
         pr = queries.resolve_pr(args.pr, full_name)
     except queries.NotFound:
         raise CommandError(f"{full_name}#{args.pr} is not tracked") from None
-    with db.writing():
-        Pr.update(tracking="stopped").where(Pr.id == pr.id).execute()
+    tracking.stop_tracking(pr_id=pr.id)
     print(f"{full_name}#{args.pr}: no longer tracked (its data stays)")
 
 

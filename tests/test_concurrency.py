@@ -132,7 +132,7 @@ def test_failed_jobs_of_one_run_recorded_at_once_all_reach_failure_details(app, 
 
     def first():
         with db.database.obj.connection_context(), db.writing():
-            ingest.record_job(*failed_job(1001, "job A"))
+            ingest.record_jobs([failed_job(1001, "job A")])
             first_written.set()
             # Give the second transaction time to commit, if it can, before this one does.
             second_done.wait(timeout=1.0)
@@ -140,7 +140,7 @@ def test_failed_jobs_of_one_run_recorded_at_once_all_reach_failure_details(app, 
     def second():
         first_written.wait(timeout=10)
         with db.database.obj.connection_context(), db.writing():
-            ingest.record_job(*failed_job(1002, "job B"))
+            ingest.record_jobs([failed_job(1002, "job B")])
         second_done.set()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]

@@ -79,13 +79,13 @@ def test_a_failing_deferred_statement_rolls_the_transaction_back(database):
 def test_commit_without_waiting_for_disk_is_this_transactions_only(database):
     if not db.is_postgres():
         pytest.skip("a Postgres setting")
-    from prmonitor.storage import upserts
+    from prmonitor.storage import deliveries
 
     def setting():
         return database.execute_sql("SHOW synchronous_commit").fetchone()[0]
 
     with db.writing():
-        upserts.commit_without_waiting_for_disk()
+        deliveries.commit_without_waiting_for_disk()
         assert setting() == "off"
         add("a")
     assert setting() == "on" and Delivery.select().count() == 1

@@ -183,18 +183,18 @@ def test_payloads_are_parsed_before_the_write_transaction_begins(deliver, databa
     from prmonitor.github import payloads
 
     seen = {}
-    parse_job, record_job = payloads.parse_job, ingest.record_job
+    parse_job, record_jobs = payloads.parse_job, ingest.record_jobs
 
     def parse(job):
         seen["parsed in transaction"] = database.in_transaction()
         return parse_job(job)
 
-    def write(row, placeholder):
+    def write(jobs):
         seen["written in transaction"] = database.in_transaction()
-        return record_job(row, placeholder)
+        return record_jobs(jobs)
 
     monkeypatch.setattr(payloads, "parse_job", parse)
-    monkeypatch.setattr(ingest, "record_job", write)
+    monkeypatch.setattr(ingest, "record_jobs", write)
     assert deliver("workflow_job", job_event("completed")).status_code == 200
     assert seen == {"parsed in transaction": False, "written in transaction": True}
     assert counts() == (1, 1, 1)
@@ -214,7 +214,7 @@ def test_deliveries_commit_asynchronously_only_while_a_poller_restores(
     from prmonitor.storage import lease
     from prmonitor.webhooks import receiver
 
-    monkeypatch.setattr(receiver, "_poller_seen", {"until": 0.0, "holds": False})
+    monkeypatch.setattr(lease, "poller_held_lately", lease.HeldLately(lease.POLLER))
     config = make_config(database_url, app_id="1", private_key="(the web app never signs)")
     app = create_app(config)
     db.migrate(db.database.obj)
@@ -224,15 +224,15 @@ def test_deliveries_commit_asynchronously_only_while_a_poller_restores(
         assert receiver.poller_restores(config) is poller_running
         assert not receiver.poller_restores(make_config(database_url))  # no App: never
     # What the delivery's own transaction runs with, read inside it after its writes.
-    seen, record_job = [], ingest.record_job
+    seen, record_jobs = [], ingest.record_jobs
 
     def observed(*args):
-        written = record_job(*args)
+        written = record_jobs(*args)
         seen.append(db.database.execute_sql("SHOW synchronous_commit").fetchone()[0])
         return written
 
     if db.is_postgres():
-        monkeypatch.setattr(ingest, "record_job", observed)
+        monkeypatch.setattr(ingest, "record_jobs", observed)
     client = app.test_client()
     first = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")
     again = signed_post(client, "workflow_job", job_event("completed"), delivery_id="d-1")

@@ -344,3 +344,42 @@ def parse_repositories(repos, installation):
         full_name, repo_id = repository(repo)
         rows.append({"repo_id": repo_id, "full_name": full_name, "installation_id": installation})
     return rows
+
+
+# -- the slim copies the poller keeps ---------------------------------------------------------
+# The poller keeps GitHub's answers in its ETag store (poll/etags.py), for a 304 to stand for
+# them: only what the parsers above read of a run (parse_run, pull_request_hints) and of a pull
+# request (parse_pull_request). tests/github/test_slim_copies.py fails when a parser reads a
+# key a copy drops.
+RUN_KEYS = (
+    "id",
+    "name",
+    "path",
+    "run_attempt",
+    "run_number",
+    "status",
+    "conclusion",
+    "head_sha",
+    "head_branch",
+    "event",
+    "html_url",
+    "created_at",
+    "updated_at",
+    "run_started_at",
+    "pull_requests",
+)
+PULL_KEYS = ("number", "state", "title", "html_url", "updated_at", "merged_at", "merged")
+
+
+def slim_run(run):
+    """What the parsers read of a workflow run object."""
+    return {key: run[key] for key in RUN_KEYS if key in run}
+
+
+def slim_pull(pull):
+    """What parse_pull_request reads of a pull request object."""
+    slim = {key: pull[key] for key in PULL_KEYS if key in pull}
+    slim["user"] = {"login": (pull.get("user") or {}).get("login")}
+    slim["head"] = {key: (pull.get("head") or {}).get(key) for key in ("sha", "ref")}
+    slim["base"] = {"ref": (pull.get("base") or {}).get("ref")}
+    return slim

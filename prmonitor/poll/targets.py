@@ -2,17 +2,36 @@
 GitHub in case an installation event was lost), and those of PRs started by hand."""
 
 import logging
+from dataclasses import dataclass
 
 from prmonitor.github import payloads
 from prmonitor.github.client import GitHubError, NotFound
-from prmonitor.poll.reconcile import Target, tracked_in
-from prmonitor.storage import db, upserts
+from prmonitor.poll import tracking
+from prmonitor.storage import db, ingest
 from prmonitor.storage.models import TRACKED, Installation, Pr, Repository
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Target:
+    """A repository to reconcile. `discover`: every open PR it has is tracked (the App is
+    installed on it); otherwise only PRs already tracked (`prmonitor start`) are."""
+
+    full_name: str
+    repo_id: int | None
+    installation_id: int | None
+    discover: bool = True
+
+    @property
+    def repo(self):
+        """The repository object the parsers expect."""
+        return {"full_name": self.full_name, "id": self.repo_id}
+
+
 class Targets:
+    """The repositories a poll cycle reconciles, and what becomes of one GitHub stops showing."""
+
     def __init__(self, github):
         self.github, self.etags = github, github.etags
         # Installed repositories given a second look after a 404 (see deactivate).
@@ -85,7 +104,7 @@ class Targets:
             state = "suspended" if installation.get("suspended_at") else "active"
             if _stored_state(row["installation_id"]) != state:
                 with db.writing():
-                    upserts.upsert_installation({**row, "state": state})
+                    ingest.record_installation(row, state)
                 # Back from a suspension (or a lost deletion): its listing is read in full, as
                 # an unchanged one (a 304) would not switch its repositories on again.
                 self.etags.forget(_repositories_key(self.github, row["installation_id"]))
@@ -100,9 +119,7 @@ class Targets:
             log.warning("installation=%s not refreshed: %s", installation.get("id"), exc)
             return
         with db.writing():
-            upserts.upsert_installation({**row, "state": "active"})
-            upserts.deactivate_installation_repositories(row["installation_id"])
-            upserts.set_repositories(rows, active=True)
+            ingest.record_installation(row, "active", rows, complete=True)
         for page in pages:
             self.etags.save(page)
 
@@ -115,16 +132,12 @@ class Targets:
             if installation_id in listed:
                 continue
             with db.writing():
-                Installation.update(state="deleted").where(
-                    Installation.installation_id == installation_id
-                ).execute()
-                upserts.deactivate_installation_repositories(installation_id)
+                ingest.record_installation({"installation_id": installation_id}, "deleted")
 
     def stop_tracking(self, target):
         """A repository started by hand that GitHub no longer shows us: stop polling its PRs."""
         log.warning("repo=%s is gone or unreadable; its PRs are not tracked", target.full_name)
-        with db.writing():
-            Pr.update(tracking="stopped").where(tracked_in(target.full_name)).execute()
+        tracking.stop_tracking(full_name=target.full_name)
 
     def deactivate(self, target):
         """An installed repository GitHub answered 404 for: as if it had been removed, until

@@ -1,7 +1,17 @@
-"""Applying parsed rows: the steps a webhook delivery and a poll share (lock, upsert, link)."""
+"""Applying parsed rows: the steps a webhook delivery and a poll share (lock, upsert, link).
+
+Both paths parse with prmonitor.github.payloads and write through these functions only, so a
+poll racing a webhook takes the same locks in the same order and cannot move a row backwards.
+"""
 
 from prmonitor.storage import upserts
-from prmonitor.storage.models import FAILED_CONCLUSIONS, PLACEHOLDER_RANK
+from prmonitor.storage.models import (
+    FAILED_CONCLUSIONS,
+    PLACEHOLDER_RANK,
+    Installation,
+    Repository,
+    utcnow,
+)
 
 
 def record_run(row, hints=()):
@@ -30,18 +40,11 @@ def _remember_hinted_pr(hint, run_row):
     return pr_id
 
 
-def record_job(row, placeholder):
-    """Store a job (payloads.parse_job) under its run attempt, creating the attempt from
-    `placeholder` (payloads.run_placeholder) when the job came first. Returns the workflow id."""
-    workflow_id = _store_job(row, placeholder)
-    if row["conclusion"] in FAILED_CONCLUSIONS:
-        upserts.refresh_failure_details(workflow_id)
-    return workflow_id
-
-
 def record_jobs(jobs):
-    """Store many (row, placeholder) jobs in one transaction, as the poller does with a run's
-    jobs: the failure details of their runs after every job's row. A job's delivery locks its
+    """Store (row, placeholder) jobs (payloads.parse_job, payloads.run_placeholder) in one
+    transaction, each under its run attempt, created from its placeholder when the job came
+    first: a delivery's one job, or the poller's read of a run's jobs. The failure details of
+    their runs come after every job's row. A job's delivery locks its
     job's row and then its run's; a batch that locked the run after its first failed job and
     then waited for another job's row, locked by such a delivery waiting for the run, would
     deadlock with it. (A placeholder run advanced by a job is still locked on the way, but
@@ -95,3 +98,42 @@ def record_pull_request(row, action=None):
     upserts.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
     upserts.link_commit(row["repo_full_name"], row["head_sha"])
     return pr_id
+
+
+# -- installations ---------------------------------------------------------------------------
+
+
+def record_installation(row, state="active", added=(), removed=(), complete=False):
+    """Store an App installation (payloads.parse_installation) in `state` (active, suspended or
+    deleted) and the repositories (payloads.parse_repositories) it gained and lost; with
+    `complete`, `added` is its whole list and any other repository of it was removed. A deleted
+    installation's repositories are all removed. The webhook's installation events and the
+    poller's read of the App's installations both write here."""
+    _upsert_installation({**row, "state": state})
+    if complete or state == "deleted":
+        Repository.update(active=False, updated_at=utcnow()).where(
+            Repository.installation_id == row["installation_id"]
+        ).execute()
+    _set_repositories(added, active=True)
+    _set_repositories(removed, active=False)
+
+
+def _upsert_installation(row):
+    fields = [Installation._meta.fields[name] for name in row]
+    Installation.insert(**row, updated_at=utcnow()).on_conflict(
+        conflict_target=[Installation.installation_id],
+        preserve=[*fields, Installation.updated_at],
+    ).execute()
+
+
+def _set_repositories(rows, active):
+    for row in rows:
+        Repository.insert(**row, active=active, updated_at=utcnow()).on_conflict(
+            conflict_target=[Repository.repo_id],
+            preserve=[
+                Repository.full_name,
+                Repository.installation_id,
+                Repository.active,
+                Repository.updated_at,
+            ],
+        ).execute()

@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import socket
+import time
 import uuid
 
 from peewee import EXCLUDED, Case
@@ -77,3 +78,21 @@ def describe(name):
         "acquired_at": lease.acquired_at.isoformat() + "Z",
         "last_cycle": json.loads(lease.status) if lease.status else None,
     }
+
+
+class HeldLately:
+    """Whether a lease is held, looked up at most once every `interval` seconds per process:
+    the receiver asks at every delivery, and an answer half a minute old serves it well."""
+
+    def __init__(self, name, interval=30.0):
+        self.name, self.interval = name, interval
+        self._until, self._held = 0.0, False
+
+    def __call__(self):
+        now = time.monotonic()
+        if now >= self._until:
+            self._held, self._until = is_held(self.name), now + self.interval
+        return self._held
+
+
+poller_held_lately = HeldLately(POLLER)

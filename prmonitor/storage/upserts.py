@@ -1,81 +1,20 @@
-"""Writes: the guarded upserts of every delivery. A row only moves forward, whatever order
-events arrive in; the statements every delivery makes are rendered once and cached."""
+"""The guarded upserts of runs, jobs and pull requests, and the linking of runs to their PR.
 
-import datetime
+A row only moves forward, whatever order events arrive in: the guard is part of each upsert
+(INSERT ... ON CONFLICT ... DO UPDATE ... WHERE), so concurrent deliveries cannot race it.
+"""
+
 import json
 
-from peewee import SqliteDatabase
-
-from prmonitor.storage.db import database, is_postgres
-from prmonitor.storage.db import defer as db_defer
-from prmonitor.storage.models import (
-    FAILED_CONCLUSIONS,
-    PLACEHOLDER_RANK,
-    Delivery,
-    Installation,
-    Pr,
-    Repository,
-    Workflow,
-    utcnow,
-)
-
-# -- cached statements -------------------------------------------------------------------------
-# Rendering a query with peewee costs about 0.2 ms, more than running it: the statements every
-# delivery makes are plain SQL, rendered once per column set and backend. ON CONFLICT ... DO
-# UPDATE ... WHERE and RETURNING read the same on SQLite (>= 3.35) and Postgres.
-
-_rendered = {}
-
-
-def _execute(key, render, values, deferred=False):
-    """Run the statement `render(param)` made for `key`, rendering it only the first time;
-    `deferred`: nobody reads its result, so on Postgres it goes with the next round trip."""
-    param = database.param
-    sql = _rendered.get((key, param))
-    if sql is None:
-        sql = _rendered[(key, param)] = render(param)
-    if isinstance(database.obj, SqliteDatabase):
-        # The one stored time format (SQLite compares times as text): see models.utcnow.
-        values = [v.isoformat(" ") if isinstance(v, datetime.datetime) else v for v in values]
-    if deferred:
-        return db_defer(sql, values)
-    return database.execute_sql(sql, values)
-
-
-def _insert_sql(table, columns, conflict, action="DO NOTHING", returning=""):
-    """A render function for INSERT ... ON CONFLICT (conflict) action; see _execute."""
-
-    def render(param):
-        return (
-            f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([param] * len(columns))}) "
-            f"ON CONFLICT ({conflict}) {action}{returning}"
-        )
-
-    return render
-
-
-def _upsert_sql(table, columns, conflict, updates, where, returning=""):
-    action = f"DO UPDATE SET {', '.join(updates)} WHERE {where}"
-    return _insert_sql(table, columns, conflict, action, returning)
-
+from prmonitor.storage import db
+from prmonitor.storage.models import FAILED_CONCLUSIONS, PLACEHOLDER_RANK, Pr, Workflow
+from prmonitor.storage.sql import execute, insert_sql, upsert_sql, with_defaults
 
 # Indexed columns an upsert never rewrites: the conflict key, and the run attempt a job belongs
 # to (GitHub never moves a job). SQLite rewrites the index entry of every indexed column a SET
 # names, changed or not: a page in the WAL at every delivery.
 _RUN_KEEPS = ("run_id", "run_attempt")
 _JOB_KEEPS = ("job_id", "workflow_id")
-
-
-def _with_defaults(model, row):
-    """The row with the model's Python-side defaults (prs.created_at, prs.tracking, ...) for the
-    columns it lacks: a plain INSERT does not apply them as Model.insert() does."""
-    filled = {
-        field.column_name: default() if callable(default) else default
-        for field, default in model._meta.defaults.items()
-        if field.column_name not in row
-    }
-    return {**filled, **row}
 
 
 def _advances(table):
@@ -92,7 +31,7 @@ def _advances(table):
 def upsert_workflow(row):
     """Insert or advance one run attempt; returns (id, pr_id) of the stored row."""
     columns = tuple(row)
-    render = _upsert_sql(
+    render = upsert_sql(
         "workflows",
         columns,
         "run_id, run_attempt",
@@ -100,7 +39,7 @@ def upsert_workflow(row):
         _advances("workflows"),
         returning=" RETURNING id, pr_id",
     )
-    written = _execute(("workflow", columns), render, list(row.values())).fetchone()
+    written = execute(("workflow", columns), render, list(row.values())).fetchone()
     if written is not None:
         return tuple(written)
     workflow_id, pr_id, _, _ = workflow_state(row["run_id"], row["run_attempt"])
@@ -112,15 +51,15 @@ def ensure_workflow(placeholder, found):
     a placeholder when the job came first."""
     if found is not None:
         return found
-    placeholder = _with_defaults(Workflow, placeholder)
+    placeholder = with_defaults(Workflow, placeholder)
     columns = tuple(placeholder)
-    render = _insert_sql(
+    render = insert_sql(
         "workflows",
         columns,
         "run_id, run_attempt",
         returning=" RETURNING id, pr_id, status_rank, status",
     )
-    created = _execute(("placeholder", columns), render, list(placeholder.values())).fetchone()
+    created = execute(("placeholder", columns), render, list(placeholder.values())).fetchone()
     return created or workflow_state(placeholder["run_id"], placeholder["run_attempt"])
 
 
@@ -134,7 +73,7 @@ def advance_placeholder(workflow_id):
             f"{param} AND status_rank = {PLACEHOLDER_RANK} AND status <> 'in_progress'"
         )
 
-    _execute("advance_placeholder", render, [workflow_id], deferred=True)
+    execute("advance_placeholder", render, [workflow_id], deferred=True)
 
 
 def workflow_state(run_id, run_attempt):
@@ -146,7 +85,7 @@ def workflow_state(run_id, run_attempt):
             f"WHERE run_id = {param} AND run_attempt = {param}"
         )
 
-    return _execute("workflow_state", render, [run_id, run_attempt]).fetchone()
+    return execute("workflow_state", render, [run_id, run_attempt]).fetchone()
 
 
 def upsert_job(row):
@@ -155,8 +94,8 @@ def upsert_job(row):
     columns = tuple(row)
     updates = [f"{c} = EXCLUDED.{c}" for c in columns if c not in (*_JOB_KEEPS, "pr_id")]
     updates.append("pr_id = COALESCE(EXCLUDED.pr_id, workflow_jobs.pr_id)")
-    render = _upsert_sql("workflow_jobs", columns, "job_id", updates, _advances("workflow_jobs"))
-    _execute(("job", columns), render, list(row.values()), deferred=True)
+    render = upsert_sql("workflow_jobs", columns, "job_id", updates, _advances("workflow_jobs"))
+    execute(("job", columns), render, list(row.values()), deferred=True)
 
 
 def refresh_failure_details(workflow_id):
@@ -171,9 +110,9 @@ def refresh_failure_details(workflow_id):
     https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-ROWS
     SQLite needs nothing: its write transactions already run one at a time.
     """
-    if is_postgres():
+    if db.is_postgres():
         # Deferred: it reaches the server just before the SELECT, in the same round trip.
-        db_defer("SELECT 1 FROM workflows WHERE id = %s FOR NO KEY UPDATE", [workflow_id])
+        db.defer("SELECT 1 FROM workflows WHERE id = %s FOR NO KEY UPDATE", [workflow_id])
 
     def select(param):
         failed = ", ".join(f"'{c}'" for c in FAILED_CONCLUSIONS)
@@ -185,10 +124,10 @@ def refresh_failure_details(workflow_id):
     def update(param):
         return f"UPDATE workflows SET failure_details = {param} WHERE id = {param}"
 
-    failed = _execute("failed_jobs", select, [workflow_id]).fetchall()
+    failed = execute("failed_jobs", select, [workflow_id]).fetchall()
     details = [{"job": name, "failed_steps": json.loads(steps or "[]")} for name, steps in failed]
     summary = json.dumps(details) if details else None
-    _execute("failure_details", update, [summary, workflow_id], deferred=True)
+    execute("failure_details", update, [summary, workflow_id], deferred=True)
 
 
 def upsert_pr(row, reopens=True, moves_head=True):
@@ -207,7 +146,7 @@ def upsert_pr(row, reopens=True, moves_head=True):
         "reconciled_at = CASE WHEN prs.state = EXCLUDED.state AND prs.head_sha = "
         "EXCLUDED.head_sha THEN prs.reconciled_at ELSE NULL END"
     )
-    new = _with_defaults(Pr, row)
+    new = with_defaults(Pr, row)
 
     def render(param):
         same_second = (
@@ -221,19 +160,19 @@ def upsert_pr(row, reopens=True, moves_head=True):
             "prs.updated_at IS NULL OR EXCLUDED.updated_at > prs.updated_at OR "
             f"(EXCLUDED.updated_at = prs.updated_at AND {same_second})"
         )
-        return _upsert_sql("prs", tuple(new), "pr_number, repo_full_name", updates, newer)(param)
+        return upsert_sql("prs", tuple(new), "pr_number, repo_full_name", updates, newer)(param)
 
     values = [*new.values(), reopens, moves_head]
-    _execute(("pr", tuple(row), tuple(new)), render, values, deferred=True)
+    execute(("pr", tuple(row), tuple(new)), render, values, deferred=True)
     return pr_id_for(row["repo_full_name"], row["pr_number"])
 
 
 def ensure_pr(row):
     """A pull request known only from a run's pull_requests hint: create it if it is new."""
-    row = _with_defaults(Pr, row)
+    row = with_defaults(Pr, row)
     columns = tuple(row)
-    render = _insert_sql("prs", columns, "pr_number, repo_full_name")
-    _execute(("new_pr", columns), render, list(row.values()), deferred=True)
+    render = insert_sql("prs", columns, "pr_number, repo_full_name")
+    execute(("new_pr", columns), render, list(row.values()), deferred=True)
     return pr_id_for(row["repo_full_name"], row["pr_number"])
 
 
@@ -241,14 +180,14 @@ def pr_id_for(repo_full_name, pr_number):
     def render(param):
         return f"SELECT id FROM prs WHERE repo_full_name = {param} AND pr_number = {param}"
 
-    found = _execute("pr_id_for", render, [repo_full_name, pr_number]).fetchone()
+    found = execute("pr_id_for", render, [repo_full_name, pr_number]).fetchone()
     return found[0] if found else None
 
 
 def add_pr_head(pr_id, repo_full_name, head_sha):
     columns = ("pr_id", "repo_full_name", "head_sha")
-    render = _insert_sql("pr_heads", columns, "repo_full_name, head_sha, pr_id")
-    _execute("add_pr_head", render, [pr_id, repo_full_name, head_sha], deferred=True)
+    render = insert_sql("pr_heads", columns, "repo_full_name, head_sha, pr_id")
+    execute("add_pr_head", render, [pr_id, repo_full_name, head_sha], deferred=True)
 
 
 def lock_commit(repo_full_name, head_sha):
@@ -260,10 +199,10 @@ def lock_commit(repo_full_name, head_sha):
     transactions from deadlocking on each other's rows. SQLite needs nothing: its IMMEDIATE
     transactions already run one at a time.
     """
-    if is_postgres():
+    if db.is_postgres():
         # Deferred: it reaches the server just before the statement that follows it.
         key = f"{repo_full_name}:{head_sha}"
-        db_defer("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+        db.defer("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
 def link_commit(repo_full_name, head_sha, pr_id=None):
@@ -280,13 +219,13 @@ def link_commit(repo_full_name, head_sha, pr_id=None):
         )
 
     if pr_id is None:
-        found = _execute("pr_of_commit", find, [repo_full_name, head_sha]).fetchone()
+        found = execute("pr_of_commit", find, [repo_full_name, head_sha]).fetchone()
         pr_id = found[0] if found else None
     if pr_id is None:
         return None
     commit = [pr_id, repo_full_name, head_sha]
-    _execute("link_runs", _link_runs_sql, commit, deferred=True)
-    _execute("link_jobs", _link_jobs_sql, commit, deferred=True)
+    execute("link_runs", _link_runs_sql, commit, deferred=True)
+    execute("link_jobs", _link_jobs_sql, commit, deferred=True)
     return pr_id
 
 
@@ -302,107 +241,3 @@ def _link_jobs_sql(param):
         f"UPDATE workflow_jobs SET pr_id = {param} WHERE pr_id IS NULL AND workflow_id IN "
         f"(SELECT id FROM workflows WHERE repo_full_name = {param} AND head_sha = {param})"
     )
-
-
-def claim_delivery(delivery_id, event, action, outcome):
-    """Record a delivery and its outcome; False when it was already handled (one that failed may
-    be handled again)."""
-    values = [delivery_id, event, action, outcome, utcnow(), 1]
-    return _execute("claim_delivery", _claim_sql, values).rowcount > 0
-
-
-def claim_delivery_or_fail(delivery_id, event, action, outcome):
-    """claim_delivery for Postgres, deferred to the transaction's next round trip: a delivery
-    already handled makes the statement fail (is_duplicate tells that failure apart), and the
-    transaction rolls back before anything else of it ran."""
-
-    def render(param):
-        return (
-            f"WITH claimed AS ({_claim_sql(param)} RETURNING 1) "
-            "SELECT 1 / (SELECT count(*) FROM claimed)"
-        )
-
-    values = [delivery_id, event, action, outcome, utcnow(), 1]
-    _execute("claim_or_fail", render, values, deferred=True)
-
-
-def commit_without_waiting_for_disk():
-    """This transaction's COMMIT returns before Postgres has flushed its WAL to disk.
-
-    On this machine the flush takes a millisecond of every delivery, two thirds of the time
-    the receiver waits: 838 deliveries/s with it, 1,150 without. Everything stays atomic and
-    visible to every reader before the 2xx; what a crash of the Postgres server itself can
-    lose is the last few hundred milliseconds of deliveries, which GitHub will not send again
-    but the reconciliation poller restores from GitHub's API. So it is used only while a poller
-    that can do so runs (webhooks.poller_restores).
-    https://www.postgresql.org/docs/current/wal-async-commit.html
-    """
-    db_defer("SET LOCAL synchronous_commit = off", [])
-
-
-def is_duplicate(exc):
-    """Whether a DataError is claim_delivery_or_fail finding the delivery already handled: no
-    other statement prmonitor sends divides."""
-    for cause in (exc.__cause__, exc.__context__, *exc.args):
-        if getattr(cause, "pgcode", None) == "22012":  # division_by_zero
-            return True
-    return False
-
-
-def _claim_sql(param):
-    retryable = ", ".join(f"'{name}'" for name in RETRYABLE_OUTCOMES)
-    return _upsert_sql(
-        "deliveries",
-        ("delivery_id", "event", "action", "outcome", "received_at", "attempts"),
-        "delivery_id",
-        [
-            "outcome = EXCLUDED.outcome",
-            "error = NULL",
-            "received_at = EXCLUDED.received_at",
-            "attempts = deliveries.attempts + 1",
-        ],
-        f"deliveries.outcome IN ({retryable})",
-    )(param)
-
-
-RETRYABLE_OUTCOMES = ("failed", "invalid")
-
-
-def record_failed_delivery(delivery_id, event, action, outcome, error):
-    """Outside the rolled-back transaction: remember that this delivery failed, and why."""
-    Delivery.insert(
-        delivery_id=delivery_id, event=event, action=action, outcome=outcome, error=error
-    ).on_conflict(
-        conflict_target=[Delivery.delivery_id],
-        update={Delivery.outcome: outcome, Delivery.error: error},
-        where=Delivery.outcome.not_in(("processed", "ignored")),
-    ).execute()
-
-
-def upsert_installation(row):
-    fields = [Installation._meta.fields[name] for name in row]
-    Installation.insert(**row, updated_at=utcnow()).on_conflict(
-        conflict_target=[Installation.installation_id],
-        preserve=[*fields, Installation.updated_at],
-    ).execute()
-
-
-def set_repositories(rows, active):
-    """Mark repositories as installed (active) or removed; rows carry repo_id, full_name and
-    installation_id."""
-    for row in rows:
-        Repository.insert(**row, active=active, updated_at=utcnow()).on_conflict(
-            conflict_target=[Repository.repo_id],
-            preserve=[
-                Repository.full_name,
-                Repository.installation_id,
-                Repository.active,
-                Repository.updated_at,
-            ],
-        ).execute()
-
-
-def deactivate_installation_repositories(installation_id):
-    Repository.update(active=False, updated_at=utcnow()).where(
-        Repository.installation_id == installation_id
-    ).execute()

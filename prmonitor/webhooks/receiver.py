@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 
 from prmonitor.github.payloads import PayloadError, clean_text
-from prmonitor.storage import db, lease, upserts
+from prmonitor.storage import db, deliveries, lease
 from prmonitor.webhooks.handlers import router
 from prmonitor.webhooks.routing import Event
 
@@ -91,7 +91,7 @@ def _header(name):
 def _handle(event):
     if not router.handles(event.name):
         with db.writing():
-            upserts.claim_delivery(event.delivery_id, event.name, event.action, "ignored")
+            deliveries.claim(event.delivery_id, event.name, event.action, "ignored")
         log.debug("delivery=%s event=%s outcome=ignored", event.delivery_id, event.name)
         return _reply(202, delivery=event.delivery_id, outcome="ignored")
     try:
@@ -146,29 +146,32 @@ def _process(event, attempts=3):
 
 
 def _process_once(event, outcome, writes):
-    """Claim the delivery and write its rows in one transaction: all of its rows, or none.
+    """Claim the delivery and run its writes in one transaction: all of its rows, or none.
 
     The claim is written with its final outcome: inside the transaction nobody else can see it,
     and a rollback takes it away with everything else."""
     claim = (event.delivery_id, event.name, event.action, outcome)
     if db.is_postgres():
-        # The claim travels with the handler's first statement, and fails on a duplicate.
-        try:
-            restores = poller_restores(current_app.config["PRMONITOR"])
-            with db.writing():
-                if restores:
-                    upserts.commit_without_waiting_for_disk()
-                upserts.claim_delivery_or_fail(*claim)
-                _write(writes)
-        except DataError as exc:
-            if upserts.is_duplicate(exc):
-                return "duplicate"
-            raise
-        return outcome
+        return _process_on_postgres(claim, outcome, writes)
     with db.writing():
-        if not upserts.claim_delivery(*claim):
+        if not deliveries.claim(*claim):
             return "duplicate"
         _write(writes)
+    return outcome
+
+
+def _process_on_postgres(claim, outcome, writes):
+    """The claim travels with the first write's round trip and fails on a duplicate, taking
+    the writes with it (deliveries.claim_with_next_statement)."""
+    restores = poller_restores(current_app.config["PRMONITOR"])
+    try:
+        with deliveries.refusing_duplicates(), db.writing():
+            if restores:
+                deliveries.commit_without_waiting_for_disk()
+            deliveries.claim_with_next_statement(*claim)
+            _write(writes)
+    except deliveries.AlreadyProcessed:
+        return "duplicate"
     return outcome
 
 
@@ -177,21 +180,11 @@ def _write(writes):
         write()
 
 
-# Whether a poller holds its lease, looked up at most this often per process.
-POLLER_CHECK = 30.0
-_poller_seen = {"until": 0.0, "holds": False}
-
-
 def poller_restores(config):
     """Whether the reconciliation poller would restore a delivery Postgres lost in a crash: with
     App credentials (it then reconciles every open PR of the installed repositories) and while
     a poller process holds its lease (a worker scaled to zero restores nothing)."""
-    if not config.has_app_credentials:
-        return False
-    now = time.monotonic()
-    if now >= _poller_seen["until"]:
-        _poller_seen.update(holds=lease.is_held(lease.POLLER), until=now + POLLER_CHECK)
-    return _poller_seen["holds"]
+    return config.has_app_credentials and lease.poller_held_lately()
 
 
 def _failed(event, status, outcome, error):
@@ -200,9 +193,7 @@ def _failed(event, status, outcome, error):
     )
     try:
         with db.writing():
-            upserts.record_failed_delivery(
-                event.delivery_id, event.name, event.action, outcome, error
-            )
+            deliveries.record_failure(event.delivery_id, event.name, event.action, outcome, error)
     except (OperationalError, InterfaceError):
         log.warning("delivery=%s could not record the failure", event.delivery_id)
     return _reply(status, delivery=event.delivery_id, outcome=outcome, error=error)

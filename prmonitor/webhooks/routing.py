@@ -1,6 +1,13 @@
-"""Event routing: handlers register by event (and optionally action); dispatch finds them."""
+"""Event routing: handlers register by event (and optionally action) and return their Writes.
 
-from dataclasses import dataclass
+A handler does not write: it parses the delivery and returns a Write, the ingest function and
+the parsed rows, which the receiver runs inside the delivery's one transaction, after the claim
+of its id. Parsing thus happens before the transaction begins, and on SQLite the database's one
+write lock is held only to write.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from prmonitor.github.payloads import clean_text
@@ -8,27 +15,40 @@ from prmonitor.github.payloads import clean_text
 
 @dataclass(frozen=True)
 class Event:
+    """One delivery: X-GitHub-Event, the parsed payload and X-GitHub-Delivery."""
+
     name: str
     payload: dict
     delivery_id: str = ""
 
     @cached_property
     def action(self):
+        """The payload's action (opened, completed, ...), or None."""
         action = self.payload.get("action")
         return clean_text(action)[:100] if isinstance(action, str) else None
 
 
+@dataclass(frozen=True)
+class Write:
+    """What a delivery stores: `apply(*args)`, run by the receiver inside the transaction."""
+
+    apply: Callable
+    args: tuple = field(default=())
+
+    def __call__(self):
+        return self.apply(*self.args)
+
+
 class Router:
-    """Handlers parse a delivery and return what it writes, so that the receiver parses outside
-    the write transaction and holds the database's one write lock (SQLite) only to write."""
+    """Handlers by (event, action); `prepare` parses a delivery into the Writes it makes."""
 
     def __init__(self):
         self._handlers = {}
 
     def register(self, event, action=None):
         """Decorator: call the function for `event` (any action when `action` is None). It
-        parses the event (raising PayloadError on a bad payload) and returns a function that
-        writes its rows, or None when there is nothing to write."""
+        parses the event (raising PayloadError on a bad payload) and returns the Write that
+        stores its rows, or None when there is nothing to write."""
 
         def decorate(handler):
             self._handlers.setdefault((event, action), []).append(handler)
@@ -37,6 +57,7 @@ class Router:
         return decorate
 
     def handles(self, event_name):
+        """Whether any handler is registered for the event."""
         return any(name == event_name for name, _ in self._handlers)
 
     def prepare(self, event):
