@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from prmonitor.poll.poller import Poller  # noqa: E402
+from prmonitor.poll import Poller  # noqa: E402
 from prmonitor.storage import db  # noqa: E402
 from tests.fakes import app_client, installed, serve_fake  # noqa: E402
 

@@ -12,7 +12,7 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 
 from prmonitor import configure_logging
 from prmonitor.config import Config, ConfigError, port_number
-from prmonitor.github.client import GitHubError
+from prmonitor.github import GitHubError
 from prmonitor.storage import db, queries
 from prmonitor.storage.models import Pr, true_first
 from prmonitor.web.api import BadRequest, positive_int, repo_name
@@ -166,7 +166,7 @@ def _require_credentials(config):
 
 
 def cmd_poll(config, args):
-    from prmonitor.poll.poller import Poller
+    from prmonitor.poll import Poller
 
     _require_credentials(config)
     _connect(config).close()
@@ -199,10 +199,8 @@ def _report_line(report):
 
 
 def cmd_start(config, args):
-    from prmonitor.github.client import GitHub
-    from prmonitor.poll.etags import EtagStore
-    from prmonitor.poll.reconcile import Reconciler
-    from prmonitor.poll.targets import Target, installation_for
+    from prmonitor.github import GitHub
+    from prmonitor.poll import EtagStore, Reconciler, Target, installation_for
 
     _require_credentials(config)
     full_name = args.repo or _origin_repo()

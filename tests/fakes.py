@@ -1114,8 +1114,8 @@ def installed(full_names=("octo-org/widgets",), installation_id=7, **options):
 
 def app_client(fake, base_url, **options):
     """prmonitor's GitHub client as the fake's App, with test-sized timeouts and backoff."""
-    from prmonitor.github.client import GitHub
-    from prmonitor.poll.etags import EtagStore
+    from prmonitor.github import GitHub
+    from prmonitor.poll import EtagStore
 
     options = {"etags": EtagStore(), "backoff": 0.01, "timeout": (2, 2), **options}
     return GitHub(base_url, app_id=str(fake.app_id), private_key=fake.private_key_pem, **options)

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from prmonitor.github.client import GitHub, GitHubError, NotFound, RateLimited, Unavailable, app_jwt
+from prmonitor.github import GitHub, GitHubError, NotFound, RateLimited, Unavailable, app_jwt
 
 from .fakes import app_client, installed, serve_fake
 

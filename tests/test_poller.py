@@ -8,9 +8,8 @@ import threading
 
 import pytest
 
-from prmonitor.github.client import GitHub
-from prmonitor.poll.etags import EtagStore
-from prmonitor.poll.poller import Poller
+from prmonitor.github import GitHub
+from prmonitor.poll import EtagStore, Poller
 from prmonitor.storage import lease
 from prmonitor.storage.models import Pr, Workflow, WorkflowJob
 

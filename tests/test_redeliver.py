@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from prmonitor.poll.redeliver import Recovery
+from prmonitor.poll import Recovery
 from prmonitor.storage.models import Pr, Redelivery
 
 from .conftest import signed_post

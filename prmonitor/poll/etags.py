@@ -11,7 +11,7 @@ nothing piles up per token.
 import datetime
 import json
 
-from prmonitor.github.client import Page
+from prmonitor.github import Page
 from prmonitor.storage import db
 from prmonitor.storage.models import HttpCache, utcnow
 

@@ -7,8 +7,7 @@ import time
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from prmonitor.github import payloads
-from prmonitor.github.client import GitHub, GitHubError, NotFound, RateLimited
+from prmonitor.github import GitHub, GitHubError, NotFound, RateLimited, payloads
 from prmonitor.poll.etags import EtagStore
 from prmonitor.poll.reconcile import Reconciler
 from prmonitor.poll.redeliver import Recovery

@@ -9,8 +9,7 @@ saved only after its rows are committed: a pass cut short reads it in full next 
 
 import logging
 
-from prmonitor.github import payloads
-from prmonitor.github.client import NotFound
+from prmonitor.github import NotFound, payloads
 from prmonitor.poll import tracking
 from prmonitor.storage import db, ingest
 

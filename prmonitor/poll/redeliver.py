@@ -11,7 +11,7 @@ we never processed it ourselves (an answer that came too late for GitHub may sti
 import datetime
 import logging
 
-from prmonitor.github.client import GitHubError, RateLimited, Unavailable
+from prmonitor.github import GitHubError, RateLimited, Unavailable
 from prmonitor.github.payloads import timestamp
 from prmonitor.storage import db
 from prmonitor.storage.models import Delivery, Redelivery, utcnow

@@ -4,8 +4,7 @@ GitHub in case an installation event was lost), and those of PRs started by hand
 import logging
 from dataclasses import dataclass
 
-from prmonitor.github import payloads
-from prmonitor.github.client import GitHubError, NotFound
+from prmonitor.github import GitHubError, NotFound, payloads
 from prmonitor.poll import tracking
 from prmonitor.storage import db, ingest
 from prmonitor.storage.models import TRACKED, Installation, Pr, Repository
