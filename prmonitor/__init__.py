@@ -1,23 +1,17 @@
 """prmonitor: a GitHub App that tracks every workflow run and job of every pull request."""
 
-import hmac
 import logging
 import sys
-from urllib.parse import urlencode
 
-from flask import Flask, jsonify, redirect, request
+from flask import Flask, jsonify, request
 from peewee import InterfaceError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from prmonitor.config import Config, ConfigError
 from prmonitor.storage import db
+from prmonitor.web import auth
 
 log = logging.getLogger(__name__)
-
-# Paths that stay open when API_TOKEN is set: GitHub signs its deliveries instead, load
-# balancers probe /healthz without credentials, and GitHub's redirect back to /setup/callback
-# (cross-site: the token's SameSite=Strict cookie stays behind) is checked by its state cookie.
-OPEN_PATHS = ("/api/github/webhooks", "/healthz", "/static/", "/setup/callback")
 
 
 def create_app(config=None):
@@ -30,9 +24,8 @@ def create_app(config=None):
     app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1)
     app.config["PRMONITOR"] = config
     app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024
-    db.bind(config.database_url)
-    _init_connections(app)
-    _init_auth(app, config.api_token)
+    db.init_app(app, config.database_url)
+    auth.init_app(app, config.api_token)
     _init_errors(app)
 
     for blueprint in blueprints():
@@ -58,66 +51,16 @@ def _config_or_exit():
 
 
 def configure_logging(level):
+    """key=value log lines on stderr; `level` (LOG_LEVEL) for prmonitor's own loggers."""
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
     logging.getLogger("prmonitor").setLevel(level)
 
 
-def _init_connections(app):
-    """One connection per request, returned at teardown (to the pool, on Postgres)."""
-
-    @app.before_request
-    def _connect():
-        db.database.connect(reuse_if_open=True)
-
-    @app.teardown_request
-    def _close(exc):
-        if not db.database.is_closed():
-            db.database.close()
-
-
-def _init_auth(app, token):
-    if not token:
-        return
-
-    @app.before_request
-    def _require_token():
-        if request.path.startswith(OPEN_PATHS):
-            return None
-        given = _presented_token()
-        if not (given and hmac.compare_digest(given.encode(), token.encode())):
-            if request.path.startswith("/api/"):
-                return jsonify({"success": False, "error": "API_TOKEN required"}), 401
-            return "API_TOKEN required: open this page with ?token=... once", 401
-        if request.args.get("token") and request.method == "GET":
-            return _keep_token_in_cookie()
-        return None
-
-
-def _keep_token_in_cookie():
-    """A dashboard link opened with ?token= sets a cookie and drops the token from the address
-    bar (and so from later access logs and Referer headers)."""
-    args = {k: v for k, v in request.args.items(multi=True) if k != "token"}
-    response = redirect(f"{request.path}?{urlencode(args)}" if args else request.path)
-    response.set_cookie(
-        "prmonitor_token",
-        request.args["token"],
-        httponly=True,
-        samesite="Strict",
-        secure=request.is_secure,
-    )
-    return response
-
-
-def _presented_token():
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[len("Bearer ") :].strip()
-    return request.args.get("token") or request.cookies.get("prmonitor_token")
-
-
 def _init_errors(app):
+    """JSON errors under /api/, 503 while the database is unavailable, 413 past 25 MB."""
+
     @app.errorhandler(404)
     @app.errorhandler(405)
     def _http_error(exc):

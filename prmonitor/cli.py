@@ -2,7 +2,6 @@
 
 import argparse
 import logging
-import re
 import signal
 import subprocess
 import sys
@@ -10,12 +9,11 @@ import threading
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from prmonitor import configure_logging
+from prmonitor import checkout, configure_logging
 from prmonitor.config import Config, ConfigError, port_number
 from prmonitor.github import GitHubError
 from prmonitor.storage import db, queries
-from prmonitor.storage.models import Pr, true_first
-from prmonitor.web.api import BadRequest, positive_int, repo_name
+from prmonitor.web.params import BadRequest, positive_int, repo_name
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +23,7 @@ class CommandError(Exception):
 
 
 def main(argv=None):
+    """Run one command; its exit status (0, 1 with one line on stderr, 2 for usage)."""
     args = _parser().parse_args(argv)
     try:
         config = Config.from_env()
@@ -77,6 +76,7 @@ def _parser():
 
 
 def pr_number(raw):
+    """argparse type: a pull request number."""
     try:
         return positive_int(raw, "a pull request number")
     except BadRequest as exc:
@@ -84,6 +84,7 @@ def pr_number(raw):
 
 
 def port_arg(raw):
+    """argparse type: a TCP port from 1 to 65535."""
     port = port_number(raw)
     if port is None:
         raise argparse.ArgumentTypeError("a port is a number from 1 to 65535")
@@ -91,6 +92,7 @@ def port_arg(raw):
 
 
 def repo_arg(raw):
+    """argparse type: owner/name."""
     try:
         return repo_name(raw)
     except BadRequest as exc:
@@ -110,6 +112,7 @@ def _connect(config):
 
 
 def cmd_migrate(config, args):
+    """`prmonitor migrate`: create or upgrade the schema."""
     _connect(config)
     applied = db.migrate()
     print(f"applied {', '.join(applied)}" if applied else "schema is up to date")
@@ -119,6 +122,7 @@ def cmd_migrate(config, args):
 
 
 def cmd_serve(config, args):
+    """`prmonitor serve`: migrate, then the web server under gunicorn and the poller beside it."""
     from prmonitor.server import serve
 
     host = args.host or config.host
@@ -166,6 +170,7 @@ def _require_credentials(config):
 
 
 def cmd_poll(config, args):
+    """`prmonitor poll [--once]`: the reconciliation loop, or one cycle."""
     from prmonitor.poll import Poller
 
     _require_credentials(config)
@@ -199,6 +204,7 @@ def _report_line(report):
 
 
 def cmd_start(config, args):
+    """`prmonitor start <pr>`: track a PR by hand and reconcile it now."""
     from prmonitor.github import GitHub
     from prmonitor.poll import EtagStore, Reconciler, Target, installation_for
 
@@ -216,6 +222,7 @@ def cmd_start(config, args):
 
 
 def cmd_stop(config, args):
+    """`prmonitor stop <pr>`: stop polling a PR; its rows stay."""
     from prmonitor.poll import tracking
 
     full_name = args.repo or _origin_repo()
@@ -228,24 +235,18 @@ def cmd_stop(config, args):
     print(f"{full_name}#{args.pr}: no longer tracked (its data stays)")
 
 
-# A GitHub remote: git@github.com:owner/name.git, https://github.com/owner/name(.git), ssh://...
-REMOTE = re.compile(r"[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
-
-
 def _origin_repo():
-    url = _git("remote", "get-url", "origin")
-    match = REMOTE.search(url or "")
-    if not match:
-        raise CommandError(
-            "no --repo given and no GitHub origin remote here: add --repo owner/name"
-        )
-    return f"{match.group(1)}/{match.group(2)}"
+    try:
+        return checkout.origin_repo()
+    except checkout.NotAGitHubCheckout as exc:
+        raise CommandError(str(exc)) from None
 
 
 # -- show ------------------------------------------------------------------------------------
 
 
 def cmd_show(config, args):
+    """`prmonitor show [<pr>]`: print a PR's runs, jobs and failures."""
     _connect(config)
     number = args.pr or _current_branch_pr(args.repo)
     try:
@@ -258,27 +259,17 @@ def cmd_show(config, args):
 
 
 def _current_branch_pr(repo):
-    branch = _git("symbolic-ref", "--quiet", "--short", "HEAD")
+    branch = checkout.current_branch()
     if not branch:
         raise CommandError("not on a git branch: give a PR number")
-    query = Pr.select().where(Pr.head_ref == branch)
-    if repo:
-        query = query.where(Pr.repo_full_name == repo)
-    prs = list(query.order_by(true_first(Pr.state == "open"), Pr.updated_at.desc(nulls="last")))
-    if not prs:
+    number = queries.pr_number_of_branch(branch, repo)
+    if number is None:
         raise CommandError(f"no tracked pull request has head branch {branch}: give a PR number")
-    return prs[0].pr_number
-
-
-def _git(*args):
-    try:
-        out = subprocess.run(("git", *args), capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
+    return number
 
 
 def print_pr(pr):
+    """A PR's summary, its runs (latest attempts) and its failed jobs, as text."""
     summary = queries.workflow_summary(pr.id)
     print(f"{pr.repo_full_name}#{pr.pr_number} {pr.title or ''}".rstrip())
     print(f"state: {pr.state or 'unknown'}  head: {(pr.head_sha or '')[:12]}  {pr.html_url or ''}")

@@ -24,6 +24,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
+    """Every setting prmonitor reads, validated; secrets are kept out of its repr."""
+
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     host: str = "127.0.0.1"
     port: int = 3000
@@ -69,10 +71,12 @@ class Config:
 
     @property
     def has_app_credentials(self):
+        """Whether APP_ID and a private key are both set."""
         return bool(self.app_id and self.private_key)
 
     @property
     def can_poll(self):
+        """Whether the poller has credentials: the App's, or GITHUB_TOKEN."""
         return self.has_app_credentials or bool(self.github_token)
 
     def missing_features(self):
@@ -95,6 +99,7 @@ class _Env:
         self._environ = environ
 
     def get(self, name):
+        """The variable's value stripped, or None when unset or blank."""
         value = self._environ.get(name)
         if value is None or not value.strip():
             return None

@@ -12,10 +12,12 @@ class _Gunicorn(BaseApplication):
         super().__init__()
 
     def load_config(self):
+        """Hand the options to gunicorn."""
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
     def load(self):
+        """The WSGI app, built in each worker."""
         from prmonitor import create_app
 
         return create_app()

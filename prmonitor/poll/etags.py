@@ -20,6 +20,8 @@ KEEP = datetime.timedelta(days=7)
 
 
 class EtagStore:
+    """The http_cache table as the GitHub client's ETag store."""
+
     def get(self, key):
         """The Page stored under `key` (GitHub.cache_key: its ETag, body and next-page link;
         its url is the key), or None."""
@@ -57,5 +59,6 @@ class EtagStore:
             HttpCache.delete().where(HttpCache.url == key).execute()
 
     def prune(self):
+        """Drop entries not saved for KEEP; returns how many."""
         with db.writing():
             return HttpCache.delete().where(HttpCache.saved_at < utcnow() - KEEP).execute()

@@ -25,6 +25,8 @@ class LeaseLost(Exception):
 
 
 class Poller:
+    """The worker's loop: reconcile every target and recover missed deliveries, under the lease."""
+
     def __init__(self, github, interval=60.0, lease_ttl=None, holder=None, recover=None):
         self.github = github
         self.interval = interval
@@ -43,6 +45,7 @@ class Poller:
 
     @classmethod
     def from_config(cls, config, **options):
+        """A poller with a GitHub client for the configured credentials."""
         return cls(GitHub.from_config(config, etags=EtagStore()), config.check_interval, **options)
 
     # -- the loop ----------------------------------------------------------------------------

@@ -26,6 +26,8 @@ ASKED, REFUSED, HELD_BACK = "asked", "refused", "held back"  # what came of one 
 
 
 class Recovery:
+    """Finds the App's failed deliveries and asks GitHub to send each again, once."""
+
     def __init__(self, github, per_cycle=PER_CYCLE, heartbeat=None):
         self.github, self.per_cycle = github, per_cycle
         # Called before each request: the poller renews its lease there (and stops if it was

@@ -101,6 +101,7 @@ class Postgres(PooledPostgresqlDatabase):
     def begin(self, isolation_level=None):
         # BEGIN travels with the transaction's first statement: one round trip fewer. Connect
         # now if needed: connecting later, inside the transaction, would reset its state.
+        """Defer BEGIN to the transaction's first statement."""
         if self.is_closed() and self.autoconnect:
             self.connect()
         self._state.pending_begin = True
@@ -117,6 +118,7 @@ class Postgres(PooledPostgresqlDatabase):
         self._state.deferred.append((sql, list(params or ())))
 
     def execute_sql(self, sql, params=None):
+        """Run `sql`, preceded by a pending BEGIN and the deferred statements."""
         if sql.startswith("ROLLBACK TO SAVEPOINT"):
             # What was deferred since the SAVEPOINT (which sent everything before it) is undone
             # with it: never sent, so it cannot fail the rollback.
@@ -135,12 +137,14 @@ class Postgres(PooledPostgresqlDatabase):
         return super().execute_sql(sql, params)
 
     def commit(self):
+        """COMMIT, sending the deferred statements with it."""
         if getattr(self._state, "deferred", None):
             self.execute_sql("COMMIT")  # the deferred statements, then COMMIT
         elif not self._unbegun():
             super().commit()
 
     def rollback(self):
+        """ROLLBACK, dropping the deferred statements."""
         self._state.deferred = []
         if not self._unbegun():
             super().rollback()
@@ -210,6 +214,20 @@ def open_database(url):
     )
 
 
+def init_app(app, url):
+    """Bind DATABASE_URL; one connection per request, given back at teardown (to the pool)."""
+    bind(url)
+
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not database.is_closed():
+            database.close()
+
+
 def bind(url):
     """Point the shared proxy at DATABASE_URL; returns the real database."""
     db = open_database(url)
@@ -224,6 +242,8 @@ def migrations_dir():
 
 
 class MigrationsMissing(RuntimeError):
+    """The migrations folder cannot be found."""
+
     pass
 
 
@@ -247,4 +267,5 @@ def describe(exc):
 
 
 def is_postgres(db=None):
+    """Whether the bound database (or `db`) is Postgres."""
     return isinstance(db or database.obj, PostgresqlDatabase)

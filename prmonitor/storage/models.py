@@ -34,12 +34,16 @@ def true_first(condition):
 
 
 class BaseModel(Model):
+    """The models' shared database (the proxy) and table naming."""
+
     class Meta:
         database = database
         legacy_table_names = False
 
 
 class Pr(BaseModel):
+    """A pull request of a repository: the seed's prs row, with its head, state and tracking."""
+
     pr_number = IntegerField()
     repo_full_name = CharField(default="")
     repo_id = BigIntegerField(null=True)
@@ -137,6 +141,8 @@ class WorkflowJob(BaseModel):
 
 
 class Delivery(BaseModel):
+    """One webhook delivery id: its event, outcome and how often it came."""
+
     delivery_id = CharField(unique=True)
     event = CharField()
     action = CharField(null=True)
@@ -150,6 +156,8 @@ class Delivery(BaseModel):
 
 
 class Installation(BaseModel):
+    """An installation of the App on an account, and its state."""
+
     installation_id = BigIntegerField(unique=True)
     account_login = CharField(null=True)
     account_type = CharField(null=True)
@@ -161,6 +169,8 @@ class Installation(BaseModel):
 
 
 class Repository(BaseModel):
+    """A repository an installation covers; inactive once removed."""
+
     repo_id = BigIntegerField(unique=True)
     full_name = CharField()
     installation_id = BigIntegerField(null=True)

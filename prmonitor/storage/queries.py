@@ -17,6 +17,8 @@ from prmonitor.storage.models import (
 
 
 class NotFound(LookupError):
+    """No tracked PR or workflow has that number or id."""
+
     pass
 
 
@@ -29,6 +31,7 @@ class Ambiguous(LookupError):
 
 
 def iso(value):
+    """A stored time as ISO 8601 UTC text, or None."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
@@ -50,7 +53,17 @@ def resolve_pr(number, repo=None):
     return prs[0]
 
 
+def pr_number_of_branch(branch, repo=None):
+    """The number of the PR whose head is `branch` (an open one first, then the newest)."""
+    query = Pr.select(Pr.pr_number).where(Pr.head_ref == branch)
+    if repo:
+        query = query.where(Pr.repo_full_name == repo)
+    query = query.order_by(true_first(Pr.state == "open"), Pr.updated_at.desc(nulls="last"))
+    return query.scalar()
+
+
 def pr_to_dict(pr):
+    """A PR as the API returns it."""
     return {
         "id": pr.id,
         "pr_number": pr.pr_number,
@@ -117,6 +130,7 @@ def _latest_attempt():
 
 
 def workflows_for_pr(pr_id):
+    """The latest attempt of each run of a PR, with its job counts."""
     query = (
         Workflow.select(
             Workflow,
@@ -134,6 +148,7 @@ def workflows_for_pr(pr_id):
 
 
 def workflow_to_dict(w):
+    """A run attempt as the API returns it (the seed's fields first)."""
     return {
         "id": w.id,
         "run_id": w.run_id,
@@ -159,6 +174,7 @@ def workflow_to_dict(w):
 
 
 def workflow_summary(pr_id):
+    """Counts of a PR's latest run attempts and their jobs, by outcome."""
     runs = Workflow.select().where((Workflow.pr == pr_id) & _latest_attempt())
     workflows = (
         runs.select(
@@ -200,6 +216,7 @@ def _failed_first():
 
 
 def jobs_for_workflow(workflow_id):
+    """A run attempt's jobs, failed ones first."""
     if not Workflow.select().where(Workflow.id == workflow_id).exists():
         raise NotFound(f"workflow {workflow_id} does not exist")
     query = (
@@ -211,6 +228,7 @@ def jobs_for_workflow(workflow_id):
 
 
 def job_to_dict(job):
+    """A job as the API returns it."""
     return {
         "id": job.id,
         "job_id": job.job_id,
@@ -232,6 +250,7 @@ def job_to_dict(job):
 
 
 def failed_jobs_for_pr(pr_id):
+    """The failed jobs of a PR's latest run attempts, newest run first."""
     query = (
         WorkflowJob.select(WorkflowJob, Workflow)
         .join(Workflow, on=(WorkflowJob.workflow == Workflow.id))
@@ -246,6 +265,7 @@ def failed_jobs_for_pr(pr_id):
 
 
 def failed_job_to_dict(job):
+    """A failed job with its run's name, number and URL, as the seed returns it."""
     return {
         "job_id": job.job_id,
         "job_name": job.job_name,

@@ -177,6 +177,8 @@ def ensure_pr(row):
 
 
 def pr_id_for(repo_full_name, pr_number):
+    """The id of a repository's PR by number, or None."""
+
     def render(param):
         return f"SELECT id FROM prs WHERE repo_full_name = {param} AND pr_number = {param}"
 
@@ -185,6 +187,7 @@ def pr_id_for(repo_full_name, pr_number):
 
 
 def add_pr_head(pr_id, repo_full_name, head_sha):
+    """Remember a head SHA the PR has had (its runs belong to it)."""
     columns = ("pr_id", "repo_full_name", "head_sha")
     render = insert_sql("pr_heads", columns, "repo_full_name, head_sha, pr_id")
     execute("add_pr_head", render, [pr_id, repo_full_name, head_sha], deferred=True)

@@ -1,26 +1,18 @@
 """The JSON API: the seed's four routes (also per repository), the PR list, /api/status and
 /healthz."""
 
-import re
-
 from flask import Blueprint, current_app, jsonify, request
 from peewee import InterfaceError, OperationalError
 
 from prmonitor.storage import lease, queries
 from prmonitor.storage.db import database
+from prmonitor.web.params import BadRequest, positive_int, repo_name
 
 bp = Blueprint("api", __name__)
 
-REPO_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
-MAX_NUMBER = 2**31 - 1
-DIGITS = re.compile(r"[0-9]{1,12}")
-
-
-class BadRequest(ValueError):
-    pass
-
 
 def error(status, message):
+    """The API's error answer: {"success": false, "error": message}."""
     return jsonify({"success": False, "error": message}), status
 
 
@@ -40,20 +32,6 @@ def _ambiguous(exc):
     return error(409, f"that number exists in several repositories ({names}): add ?repo=owner/name")
 
 
-def positive_int(raw, what):
-    if not DIGITS.fullmatch(raw) or not 0 < int(raw) <= MAX_NUMBER:
-        raise BadRequest(f"{what} must be a positive integer")
-    return int(raw)
-
-
-def repo_name(raw):
-    if raw is None:
-        return None
-    if not REPO_NAME.fullmatch(raw):
-        raise BadRequest("repo must look like owner/name")
-    return raw
-
-
 def _pr(number, repo=None):
     return queries.resolve_pr(
         positive_int(number, "pull request number"), repo_name(repo or request.args.get("repo"))
@@ -65,12 +43,14 @@ def _pr(number, repo=None):
 
 @bp.get("/api/prs")
 def list_prs():
+    """GET /api/prs: the tracked pull requests."""
     return jsonify({"success": True, "prs": queries.list_prs()})
 
 
 @bp.get("/api/prs/<number>/workflows")
 @bp.get("/api/repos/<owner>/<name>/prs/<number>/workflows")
 def pr_workflows(number, owner=None, name=None):
+    """The seed's GET /api/prs/<number>/workflows."""
     pr = _pr(number, _joined(owner, name))
     return jsonify({"success": True, "workflows": queries.workflows_for_pr(pr.id)})
 
@@ -78,6 +58,7 @@ def pr_workflows(number, owner=None, name=None):
 @bp.get("/api/prs/<number>/failed-jobs")
 @bp.get("/api/repos/<owner>/<name>/prs/<number>/failed-jobs")
 def pr_failed_jobs(number, owner=None, name=None):
+    """The seed's GET /api/prs/<number>/failed-jobs."""
     pr = _pr(number, _joined(owner, name))
     return jsonify({"success": True, "failed_jobs": queries.failed_jobs_for_pr(pr.id)})
 
@@ -85,12 +66,14 @@ def pr_failed_jobs(number, owner=None, name=None):
 @bp.get("/api/prs/<number>/workflow-summary")
 @bp.get("/api/repos/<owner>/<name>/prs/<number>/workflow-summary")
 def pr_workflow_summary(number, owner=None, name=None):
+    """The seed's GET /api/prs/<number>/workflow-summary."""
     pr = _pr(number, _joined(owner, name))
     return jsonify({"success": True, "summary": queries.workflow_summary(pr.id)})
 
 
 @bp.get("/api/workflows/<workflow_id>/jobs")
 def workflow_jobs(workflow_id):
+    """The seed's GET /api/workflows/<id>/jobs."""
     jobs = queries.jobs_for_workflow(positive_int(workflow_id, "workflow id"))
     return jsonify({"success": True, "jobs": jobs})
 
@@ -101,6 +84,7 @@ def _joined(owner, name):
 
 @bp.get("/healthz")
 def healthz():
+    """200 when the database answers, 503 otherwise."""
     try:
         database.execute_sql("SELECT 1")
     except (OperationalError, InterfaceError):

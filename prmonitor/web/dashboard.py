@@ -5,19 +5,21 @@ import json
 from flask import Blueprint, abort, render_template, url_for
 
 from prmonitor.storage import queries
-from prmonitor.web.api import BadRequest, positive_int, repo_name
+from prmonitor.web.params import BadRequest, positive_int, repo_name
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 
 
 @bp.get("/")
 def index():
+    """The tracked pull requests."""
     return render_template("index.html", prs=queries.list_prs())
 
 
 @bp.get("/prs/<number>")
 @bp.get("/prs/<owner>/<name>/<number>")
 def pr_details(number, owner=None, name=None):
+    """One PR's runs, jobs and failures."""
     repo = f"{owner}/{name}" if owner is not None else None
     try:
         pr = queries.resolve_pr(positive_int(number, "number"), repo_name(repo))

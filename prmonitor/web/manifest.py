@@ -57,6 +57,7 @@ def web_url(api_url):
 
 @bp.get("/setup")
 def start():
+    """GET /setup: a button that posts the App's manifest to GitHub."""
     org = request.args.get("org", "")
     if org and not _is_owner(org):
         abort(400)

@@ -64,6 +64,7 @@ def _reply(status, **fields):
 
 @bp.post("/api/github/webhooks")
 def receive():
+    """POST /api/github/webhooks: verify, parse, then claim and write in one transaction."""
     secrets = current_app.config["PRMONITOR"].webhook_secrets
     if not secrets:
         return _reply(503, error="webhooks are disabled: set WEBHOOK_SECRET to accept deliveries")
