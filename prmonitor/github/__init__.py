@@ -1,13 +1,7 @@
-"""GitHub: the REST client and the pure parsers of its webhook and REST JSON (payloads)."""
+"""GitHub: the REST client (client, with its rate-limit budget in budget and errors in errors) and
+the pure parsers of its webhook and REST JSON (payloads, over the field readers in fields)."""
 
-from prmonitor.github.client import (
-    GitHub,
-    GitHubError,
-    NotFound,
-    Page,
-    RateLimited,
-    Unavailable,
-    app_jwt,
-)
+from prmonitor.github.client import GitHub, Page, app_jwt
+from prmonitor.github.errors import GitHubError, NotFound, RateLimited, Unavailable
 
 __all__ = ["GitHub", "GitHubError", "NotFound", "Page", "RateLimited", "Unavailable", "app_jwt"]

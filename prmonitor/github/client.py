@@ -1,4 +1,5 @@
-"""GitHub REST client: App JWT, installation-token cache, ETags, pagination, rate limits, timeouts.
+"""GitHub REST client (the transport): App JWT, installation-token cache, ETags, pagination,
+retries, timeouts. The rate-limit budget it keeps is in budget.py, its errors in errors.py.
 
 Every call prmonitor makes to GitHub goes through `GitHub.request`. GitHub's rules it follows:
 https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api and
@@ -10,51 +11,24 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
 
 import jwt
 import requests
 
-from prmonitor.config import DIGITS
+from prmonitor.github.budget import HORIZON, RESERVE, Budgets, Stats, is_rate_limited
+from prmonitor.github.errors import GitHubError, Unavailable, checked
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "prmonitor (+https://github.com/apps)"
-API_VERSION = "2022-11-28"
+HEADERS = {
+    "Accept": "application/vnd.github+json",
+    "User-Agent": "prmonitor (+https://github.com/apps)",
+    "X-GitHub-Api-Version": "2022-11-28",
+}
 # An installation token lives one hour; a new one is minted this long before it expires.
 TOKEN_MARGIN = 300
-# A secondary-limit Retry-After up to this long is waited out inside the call; a longer one (or a
-# spent primary limit, which resets within the hour) ends the call with RateLimited instead.
-MAX_INLINE_WAIT = 60
-# The poller leaves this share of each installation's hourly limit to other work, and spreads
-# what is above it over at most this many cycles.
-RESERVE = 0.2
-HORIZON = 10
-
-
-class GitHubError(Exception):
-    """An answer from GitHub that is not the one asked for."""
-
-    def __init__(self, message, status=None):
-        super().__init__(message)
-        self.status = status
-
-
-class NotFound(GitHubError):
-    pass
-
-
-class Unavailable(GitHubError):
-    """GitHub could not be reached, or kept answering 5xx, after every retry."""
-
-
-class RateLimited(GitHubError):
-    """No call may be made on this budget before `reset_at` (epoch seconds)."""
-
-    def __init__(self, message, reset_at):
-        super().__init__(message, status=403)
-        self.reset_at = reset_at
 
 
 def app_jwt(app_id, private_key, now=None):
@@ -81,45 +55,8 @@ class Page:
 
     @property
     def cache_key(self):
+        """What the ETag store files this page under."""
         return self.key or self.url
-
-
-@dataclass
-class Stats:
-    """Counts of calls since the last snapshot: all answers, 304s, those counted against the
-    rate limit, rate-limit answers, retries."""
-
-    calls: int = 0
-    not_modified: int = 0
-    counted: int = 0
-    rate_limited: int = 0
-    retries: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts):
-        with self._lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
-
-    def take(self):
-        """The counts so far as a dict, starting again from zero."""
-        with self._lock:
-            taken = {name: getattr(self, name) for name in STAT_NAMES}
-            for name in STAT_NAMES:
-                setattr(self, name, 0)
-        return taken
-
-
-STAT_NAMES = ("calls", "not_modified", "counted", "rate_limited", "retries")
-
-
-@dataclass
-class _Budget:
-    remaining: int | None = None
-    reset_at: float = 0.0
-    limit: int | None = None
-    cycle_start: int | None = None  # `remaining` when the poller's cycle first saw this budget
-    blocked_until: float = 0.0  # a rate-limit answer said: nothing before then
 
 
 class GitHub:
@@ -151,21 +88,15 @@ class GitHub:
         self.timeout, self.attempts, self.backoff, self._sleep = timeout, attempts, backoff, sleep
         self.stats = Stats()
         self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Accept": "application/vnd.github+json",
-                "User-Agent": USER_AGENT,
-                "X-GitHub-Api-Version": API_VERSION,
-            }
-        )
+        self._session.headers.update(HEADERS)
         self._tokens = {}  # installation id -> (token, expires_at epoch)
         self._app_jwt = None  # (jwt, expires_at epoch)
         self._token_lock = threading.RLock()
-        self._budgets = {}
-        self._budget_lock = threading.Lock()
+        self.budgets = Budgets(self.stats, sleep, attempts)
 
     @classmethod
     def from_config(cls, config, **options):
+        """The client the configuration names (GITHUB_API_URL, and App id and key or token)."""
         return cls(
             config.github_api_url,
             app_id=config.app_id,
@@ -176,9 +107,11 @@ class GitHub:
 
     @property
     def is_app(self):
+        """Whether this client can authenticate as the App (and so as its installations)."""
         return bool(self.app_id and self._private_key)
 
     def close(self):
+        """Close the connection pool."""
         self._session.close()
 
     # -- calls ---------------------------------------------------------------------------------
@@ -229,10 +162,12 @@ class GitHub:
         return blob.text
 
     def post(self, path, body=None, installation=None, as_app=False):
+        """POST `body` as JSON; the answer's JSON, or None when it has no body."""
         response = self.request("POST", self.url(path), installation, as_app, {}, body)
         return _json(response) if response.content else None
 
     def url(self, path, params=None):
+        """The absolute URL of an API path (a full URL is kept as it is), with `params`."""
         url = path if "://" in path else urljoin(self.api_url, path.lstrip("/"))
         return f"{url}?{urlencode(params)}" if params else url
 
@@ -242,23 +177,17 @@ class GitHub:
         """One call with retries: connection errors and 5xx back off and retry, a secondary
         rate limit is waited out, an expired installation token is replaced once."""
         bucket = "app" if as_app else (installation or "token")
+        options = {"json": body, "timeout": self.timeout, "allow_redirects": redirect}
         renewed, limited = False, 0
         for attempt in range(1, self.attempts + 1):
-            self._check_budget(bucket)
+            self.budgets.check(bucket)
             sent = {**(headers or {}), "Authorization": self._authorization(installation, as_app)}
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    headers=sent,
-                    json=body,
-                    timeout=self.timeout,
-                    allow_redirects=redirect,
-                )
+                response = self._session.request(method, url, headers=sent, **options)
             except requests.RequestException as exc:
                 self._retry_or_raise(attempt, f"{method} {_path(url)}: {type(exc).__name__}")
                 continue
-            self._account(bucket, response, as_app)
+            self.budgets.account(bucket, response, as_app)
             if response.status_code >= 500:
                 self._retry_or_raise(attempt, f"{method} {_path(url)}: {response.status_code}")
                 continue
@@ -267,11 +196,11 @@ class GitHub:
                 self.forget_token(installation)
                 renewed = True
                 continue
-            if _is_rate_limited(response):
+            if is_rate_limited(response):
                 limited += 1
-                self._wait_out(response, bucket, limited)
+                self.budgets.wait_out(response, bucket, limited)
                 continue
-            return _checked(response, method, url)
+            return checked(response, f"{method} {_path(url)}")
         raise Unavailable(f"{method} {_path(url)}: no answer after {self.attempts} tries")
 
     def _retry_or_raise(self, attempt, what):
@@ -282,88 +211,20 @@ class GitHub:
         log.info("github retry=%d in=%.1fs %s", attempt, delay, what)
         self._sleep(delay)
 
-    # -- rate limits ---------------------------------------------------------------------------
-
-    def _account(self, bucket, response, as_app):
-        not_modified = response.status_code == 304
-        counted = not (not_modified or as_app or response.status_code == 401)
-        self.stats.add(calls=1, not_modified=int(not_modified), counted=int(counted))
-        remaining = _count(response.headers.get("X-RateLimit-Remaining"))
-        if remaining is None:
-            return
-        with self._budget_lock:
-            budget = self._budgets.setdefault(bucket, _Budget())
-            budget.remaining = remaining
-            budget.reset_at = _count(response.headers.get("X-RateLimit-Reset")) or time.time() + 60
-            limit = _count(response.headers.get("X-RateLimit-Limit"))
-            budget.limit = budget.limit if limit is None else limit
-            if budget.cycle_start is None:
-                budget.cycle_start = budget.remaining
+    # -- rate limits (budget.py) -------------------------------------------------------------
 
     def start_cycle(self):
         """A poll cycle begins: may_spend measures this cycle's spending from here."""
-        with self._budget_lock:
-            for budget in self._budgets.values():
-                budget.cycle_start = budget.remaining
+        self.budgets.start_cycle()
 
     def may_spend(self, installation, interval, reserve=RESERVE, horizon=HORIZON):
-        """Whether the poller may make more optional calls (that GitHub may count) this cycle.
+        """Whether the poller may make more optional calls this cycle (Budgets.may_spend)."""
+        return self.budgets.may_spend(installation, interval, reserve, horizon)
 
-        A cycle may spend an even share, over the next `horizon` cycles or the cycles left
-        until the reset if fewer, of what is left above a `reserve` share of the limit: a cold
-        start catches up within the hour without spending the budget other work needs."""
-        with self._budget_lock:
-            budget = self._budgets.get(installation or "token")
-            if budget is None or budget.remaining is None or budget.cycle_start is None:
-                return True
-            cycles_left = max(1.0, min(horizon, (budget.reset_at - time.time()) / interval))
-            spare = budget.cycle_start - reserve * (budget.limit or budget.cycle_start)
-            spent = budget.cycle_start - budget.remaining
-            return spent < spare / cycles_left
-
-    def _block(self, bucket, until, replace=False):
-        with self._budget_lock:
-            budget = self._budgets.setdefault(bucket, _Budget())
-            budget.blocked_until = until if replace else max(budget.blocked_until, until)
-
-    def _check_budget(self, bucket):
-        """Never spend a call that GitHub would refuse: wait for the reset instead."""
-        with self._budget_lock:
-            budget = self._budgets.get(bucket)
-        if budget is None:
-            return
-        now = time.time()
-        if budget.blocked_until > now:
-            raise RateLimited(f"rate limited for {bucket}", budget.blocked_until)
-        if budget.remaining == 0 and budget.reset_at > now:
-            raise RateLimited(f"rate limit spent for {bucket}", budget.reset_at)
-
-    def _wait_out(self, response, bucket, limited):
-        """The `limited`-th rate-limit answer to one call: wait out a short Retry-After, else
-        give up until the reset. Either way the budget is blocked until then, for every caller.
-
-        https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#handle-rate-limit-errors-appropriately
-        """
-        self.stats.add(rate_limited=1)
-        retry_after = response.headers.get("Retry-After", "")
-        now = time.time()
-        if response.headers.get("X-RateLimit-Remaining") == "0":
-            reset = response.headers.get("X-RateLimit-Reset", "")
-            reset_at = _count(reset) or now + 60
-            self._block(bucket, reset_at)
-            raise RateLimited(f"rate limit spent for {bucket}", reset_at)
-        # A secondary limit: Retry-After when given, else a minute, doubling while it lasts.
-        wait = _count(retry_after)
-        if wait is None:
-            wait = 60 * 2 ** (limited - 1)
-        # Remembered, so that no call on this budget goes out before then, next cycle
-        # included: GitHub may ban an integration that keeps calling while limited.
-        self._block(bucket, now + wait)
-        if wait > MAX_INLINE_WAIT or limited >= self.attempts:
-            raise RateLimited(f"secondary rate limit for {bucket}", now + wait)
-        log.warning("github secondary rate limit; waiting %ds", wait)
-        self._sleep(wait)
-        self._block(bucket, 0, replace=True)  # waited out
+    @property
+    def _budgets(self):
+        # Each bucket's budget; tests and bench/poll_budget.py read it, and clear it for a reset.
+        return self.budgets.buckets
 
     # -- authentication ------------------------------------------------------------------------
 
@@ -403,36 +264,9 @@ class GitHub:
             return token
 
     def forget_token(self, installation):
+        """Drop the cached token of an installation: the next call mints a new one."""
         with self._token_lock:
             self._tokens.pop(installation, None)
-
-
-def _is_rate_limited(response):
-    if response.status_code not in (403, 429):
-        return False
-    if response.status_code == 429 or "Retry-After" in response.headers:
-        return True
-    if response.headers.get("X-RateLimit-Remaining") == "0":
-        return True
-    return "rate limit" in response.text.lower()
-
-
-def _checked(response, method, url):
-    if response.status_code < 400:
-        return response
-    message = _message(response)
-    if response.status_code == 404:
-        raise NotFound(f"{method} {_path(url)}: not found", 404)
-    raise GitHubError(
-        f"{method} {_path(url)}: {response.status_code} {message}", response.status_code
-    )
-
-
-def _message(response):
-    try:
-        return str(response.json().get("message", ""))[:200]
-    except (ValueError, AttributeError):
-        return ""
 
 
 def _json(response):
@@ -458,9 +292,3 @@ def _epoch(iso):
         return datetime.datetime.fromisoformat(iso).timestamp()
     except (TypeError, ValueError):
         return time.time() + 3600
-
-
-def _count(header):
-    """A header's whole number, or None when it is missing or not one (str.isdigit() also
-    accepts "²", which int() refuses)."""
-    return int(header) if header and DIGITS.fullmatch(header) else None

@@ -1,19 +1,28 @@
-"""Pure parsers: GitHub webhook or REST JSON in, row dicts out. Shared by webhooks and the poller.
+"""Pure parsers: GitHub webhook or REST JSON in, row dicts out, shared by webhooks and the poller;
+and the slim copies of runs and pull requests that the poller keeps in its ETag store.
 
-Every value is checked for type and range here, so that nothing a sender can put in a payload
-reaches the database as something it would refuse (a 64-bit overflow, a NUL byte in text, a
-string longer than a column): bad input raises PayloadError, which the receiver answers with 400.
+Every value is read through the checked readers of fields.py (whose PayloadError, clean_text, obj,
+optional_obj and timestamp callers also reach as payloads.X): bad input raises PayloadError,
+which the receiver answers with 400.
 """
 
-import datetime
 import json
-import re
 
+from prmonitor.github.fields import (
+    LONG,
+    PayloadError,
+    int32,
+    integer,
+    iso_time,
+    latest,
+    obj,
+    optional_obj,
+    strings,
+    text,
+    timestamp,
+)
+from prmonitor.github.fields import clean_text as clean_text  # re-exported for webhooks/
 from prmonitor.storage.models import EPOCH
-
-MAX_BIGINT = 2**63 - 1
-SHORT = 255  # CharField columns are VARCHAR(255) on Postgres
-LONG = 65536
 
 # A run or job only moves forward through these. GitHub documents the statuses at
 # https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-repository
@@ -28,91 +37,9 @@ STATUS_RANK = {
 }
 
 
-class PayloadError(ValueError):
-    """A payload that does not have the shape GitHub documents."""
-
-
 def status_rank(status):
+    """Where a status comes in STATUS_RANK; 0 for one GitHub may add later."""
     return STATUS_RANK.get(status, 0)
-
-
-# -- field readers ---------------------------------------------------------------------------
-
-
-def obj(data, key):
-    value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, dict):
-        raise PayloadError(f"'{key}' must be an object")
-    return value
-
-
-def optional_obj(data, key):
-    value = data.get(key)
-    return value if isinstance(value, dict) else None
-
-
-def integer(data, key, required=True):
-    value = data.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_BIGINT:
-        raise PayloadError(f"'{key}' must be a non-negative 64-bit integer")
-    return value
-
-
-def text(data, key, limit=SHORT, required=False):
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise PayloadError(f"'{key}' is required")
-        return None
-    if not isinstance(value, str):
-        raise PayloadError(f"'{key}' must be a string")
-    return clean_text(value)[:limit]
-
-
-def clean_text(value):
-    """Drop what no database stores: NUL characters and unpaired UTF-16 surrogates."""
-    if value.isascii() and "\x00" not in value:
-        return value  # nearly every value GitHub sends: nothing to drop
-    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
-# GitHub's usual forms, 2026-11-20T10:00:00Z and (job steps) 2026-11-20T10:00:00.000Z: UTC
-# already, after 1970, and the first 19 characters are the time at one-second resolution.
-_PLAIN_UTC = re.compile(r"(?:19[7-9]\d|2\d{3})-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z", re.ASCII)
-
-
-def timestamp(data, key):
-    """GitHub's ISO 8601 time as naive UTC at one-second resolution, or None."""
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise PayloadError(f"'{key}' must be an ISO 8601 time")
-    try:
-        if _PLAIN_UTC.fullmatch(value):
-            return datetime.datetime.fromisoformat(value[:19])
-        parsed = datetime.datetime.fromisoformat(value)
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
-    except (ValueError, OverflowError):
-        raise PayloadError(f"'{key}' must be an ISO 8601 time") from None
-    if parsed.year < 1970:
-        # Nothing on GitHub is that old, and SQLite orders stored times as text: keep 4 digits.
-        raise PayloadError(f"'{key}' is before 1970")
-    return parsed.replace(microsecond=0)
-
-
-def iso_time(data, key):
-    """timestamp() as ISO 8601 text (2026-11-20T10:00:00), as job steps store their times."""
-    parsed = timestamp(data, key)
-    return parsed.isoformat() if parsed else None
-
-
-def latest(*times):
-    present = [t for t in times if t is not None]
-    return max(present) if present else EPOCH
 
 
 # -- envelope --------------------------------------------------------------------------------
@@ -139,7 +66,7 @@ def parse_run(run, repo, installation=None, workflow=None):
     updated_at = latest(timestamp(run, "updated_at"), timestamp(run, "created_at"))
     return {
         "run_id": integer(run, "id"),
-        "run_attempt": _int32(run, "run_attempt") or 1,
+        "run_attempt": int32(run, "run_attempt") or 1,
         "workflow_name": _run_name(run, workflow),
         "status": status,
         "status_rank": status_rank(status),
@@ -148,7 +75,7 @@ def parse_run(run, repo, installation=None, workflow=None):
         "head_branch": text(run, "head_branch", LONG),
         "event": text(run, "event"),
         "html_url": text(run, "html_url", LONG),
-        "run_number": _int32(run, "run_number"),
+        "run_number": int32(run, "run_number"),
         "created_at": timestamp(run, "created_at"),
         "started_at": timestamp(run, "run_started_at"),
         "completed_at": updated_at if status == "completed" else None,
@@ -165,13 +92,6 @@ def _run_name(run, workflow):
     if not name and workflow:
         name = text(workflow, "name", LONG)
     return name or text(run, "path", LONG)
-
-
-def _int32(data, key, required=False):
-    value = integer(data, key, required=required)
-    if value is not None and value > 2**31 - 1:
-        raise PayloadError(f"'{key}' is out of range")
-    return value
 
 
 def pull_request_hints(run, repo_id):
@@ -200,7 +120,7 @@ def _hint(hint, repo_id, head_sha):
     if integer(obj(base, "repo"), "id") != repo_id or text(head, "sha") != head_sha:
         return None
     return {
-        "pr_number": _int32(hint, "number", required=True),
+        "pr_number": int32(hint, "number", required=True),
         "head_sha": head_sha,
         "head_ref": text(head, "ref", LONG),
         "base_ref": text(base, "ref", LONG),
@@ -220,7 +140,7 @@ def parse_job(job):
     return {
         "job_id": integer(job, "id"),
         "run_id": integer(job, "run_id"),
-        "run_attempt": _int32(job, "run_attempt") or 1,
+        "run_attempt": int32(job, "run_attempt") or 1,
         "job_name": text(job, "name", LONG),
         "workflow_name": text(job, "workflow_name", LONG),
         "status": status,
@@ -229,7 +149,7 @@ def parse_job(job):
         "head_sha": text(job, "head_sha", required=True),
         "html_url": text(job, "html_url", LONG),
         "runner_name": text(job, "runner_name", LONG),
-        "labels": json.dumps(_labels(job.get("labels"))),
+        "labels": json.dumps(strings(job, "labels")),
         "steps": json.dumps(steps),
         "failed_steps": json.dumps(failed),
         # The seed's behaviour: the first failed step names the error until logs are read.
@@ -257,21 +177,13 @@ def _step(step):
     if not isinstance(step, dict):
         raise PayloadError("each step must be an object")
     return {
-        "number": _int32(step, "number"),
+        "number": int32(step, "number"),
         "name": text(step, "name", LONG) or "",
         "status": text(step, "status"),
         "conclusion": text(step, "conclusion"),
         "started_at": iso_time(step, "started_at"),
         "completed_at": iso_time(step, "completed_at"),
     }
-
-
-def _labels(labels):
-    if labels is None:
-        return []
-    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
-        raise PayloadError("'labels' must be a list of strings")
-    return [clean_text(label)[:SHORT] for label in labels]
 
 
 def run_placeholder(job, repo, installation=None):
@@ -304,7 +216,7 @@ def parse_pull_request(pr, repo, installation=None):
     merged = pr.get("merged") is True or pr.get("merged_at") is not None
     state = text(pr, "state", required=True)
     return {
-        "pr_number": _int32(pr, "number", required=True),
+        "pr_number": int32(pr, "number", required=True),
         "repo_full_name": full_name,
         "repo_id": repo_id,
         "installation_id": installation,
@@ -323,6 +235,7 @@ def parse_pull_request(pr, repo, installation=None):
 
 
 def parse_installation(installation):
+    """An installation object (webhook or GET /app/installations) as an `installations` row."""
     account = optional_obj(installation, "account") or {}
     return {
         "installation_id": integer(installation, "id"),
