@@ -1,28 +1,14 @@
 """Shared fixtures: an app on a fresh, migrated database (SQLite, and Postgres when
-TEST_DATABASE_URL is set), its test client, and a helper that posts signed deliveries."""
+TEST_DATABASE_URL is set), its test client, signed deliveries to it, and the loopback fake of
+GitHub with prmonitor's client for it."""
 
-import json
-import os
-import urllib.request
-import uuid
-from urllib.parse import quote, urlsplit
-
-import psycopg2
 import pytest
 
 from prmonitor import create_app
-from prmonitor.config import Config
 from prmonitor.storage import db
-from prmonitor.webhooks.receiver import sign
 
-SECRET = "it's a secret to everybody"
-
-
-def backends():
-    names = ["sqlite"]
-    if os.environ.get("TEST_DATABASE_URL"):
-        names.append("postgres")
-    return names
+from .fakes import app_client, installed, serve_fake
+from .helpers import backends, make_config, postgres_schema, signed_post
 
 
 @pytest.fixture(params=backends())
@@ -32,34 +18,6 @@ def database_url(request, tmp_path):
         return
     with postgres_schema() as url:
         yield url
-
-
-class postgres_schema:
-    """A schema of its own in the TEST_DATABASE_URL database, dropped afterwards."""
-
-    def __init__(self):
-        self.base = os.environ["TEST_DATABASE_URL"]
-        self.schema = f"t_{uuid.uuid4().hex[:12]}"
-
-    def _admin(self, sql):
-        conn = psycopg2.connect(self.base)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql)
-        conn.close()
-
-    def __enter__(self):
-        self._admin(f"CREATE SCHEMA {self.schema}")
-        sep = "&" if urlsplit(self.base).query else "?"
-        return f"{self.base}{sep}options={quote(f'-csearch_path={self.schema}')}"
-
-    def __exit__(self, *exc):
-        db.database.obj.close_all()
-        self._admin(f"DROP SCHEMA {self.schema} CASCADE")
-
-
-def make_config(database_url, **overrides):
-    return Config(**{"database_url": database_url, "webhook_secrets": (SECRET,), **overrides})
 
 
 @pytest.fixture
@@ -78,37 +36,6 @@ def client(app):
     return app.test_client()
 
 
-def signed_post(client, event, payload, delivery_id=None, secret=SECRET, headers=None):
-    """Post a delivery the way GitHub does, signed; returns the response."""
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    sent = {
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
-        "X-Hub-Signature-256": sign(body, secret),
-        "Content-Type": "application/json",
-        **(headers or {}),
-    }
-    return client.post("/api/github/webhooks", data=body, headers=sent)
-
-
-def signed_post_raw(base_url, event, payload):
-    """signed_post() over real HTTP to a running server; returns the status code."""
-    body = json.dumps(payload).encode()
-    request = urllib.request.Request(
-        f"{base_url}/api/github/webhooks",
-        data=body,
-        method="POST",
-        headers={
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign(body, SECRET),
-            "Content-Type": "application/json",
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status
-
-
 @pytest.fixture
 def deliver(client):
     """signed_post() to the test app."""
@@ -125,3 +52,31 @@ def database(app):
     database = db.database.obj
     database.connect(reuse_if_open=True)
     return database
+
+
+@pytest.fixture
+def fake():
+    """The fake GitHub: the App installed (installation 7) on octo-org/widgets. A folder's or a
+    module's own `fake` fixture gives its tests another world."""
+    return installed()
+
+
+@pytest.fixture
+def github_url(fake):
+    """`fake` served on a free loopback port: its base URL."""
+    with serve_fake(fake) as url:
+        yield url
+
+
+@pytest.fixture
+def github_options():
+    """Options of the `github` client (an ETag store, sleep, ...); a module overrides it."""
+    return {}
+
+
+@pytest.fixture
+def github(fake, github_url, github_options):
+    """prmonitor's GitHub client as the fake's App, closed afterwards."""
+    github = app_client(fake, github_url, **github_options)
+    yield github
+    github.close()

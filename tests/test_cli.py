@@ -1,8 +1,6 @@
 """The prmonitor command, run as a user runs it: a real process, real exit codes."""
 
-import os
 import subprocess
-import sys
 
 import pytest
 
@@ -10,18 +8,8 @@ from prmonitor import cli
 from prmonitor.server import bind_address
 
 from .events import job_event, pr_event, run_event
+from .helpers import run_cli
 from .servers import running_server, wait_for
-
-
-def run_cli(*args, cwd, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "prmonitor.cli", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_migrate_creates_the_default_database_and_reruns(tmp_path):

@@ -8,17 +8,17 @@ import time
 
 import pytest
 
-from .fakes import installed, serve_fake
+from .helpers import run_cli
 from .servers import running_server, wait_for
-from .test_cli import run_cli
 
 REPO = "octo-org/widgets"
 TOKEN = "ghp_from_a_laptop"
 
 
 @pytest.fixture
-def fake():
-    fake = installed((REPO,))
+def fake(fake):
+    """The shared fake (the App installed on octo-org/widgets), with a laptop's token and a PR
+    whose CI failed."""
     fake.add_personal_token(TOKEN)
     pr = fake.open_pr(REPO, title="Fix the parser")
     run = fake.add_run(REPO, pr["head"]["sha"])
@@ -27,13 +27,12 @@ def fake():
 
 
 @pytest.fixture
-def token_env(fake, tmp_path):
-    with serve_fake(fake) as url:
-        yield {
-            "DATABASE_URL": f"sqlite:///{tmp_path}/pr.db",
-            "GITHUB_TOKEN": TOKEN,
-            "GITHUB_API_URL": url,
-        }
+def token_env(github_url, tmp_path):
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/pr.db",
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_API_URL": github_url,
+    }
 
 
 def test_poll_without_credentials_is_one_line_and_exit_1(tmp_path):
@@ -87,18 +86,17 @@ def test_start_outside_a_checkout_needs_repo(token_env, tmp_path):
     assert "--repo owner/name" in result.stderr
 
 
-def test_start_with_the_app_not_installed_is_one_line(fake, tmp_path):
+def test_start_with_the_app_not_installed_is_one_line(fake, github_url, tmp_path):
     key = tmp_path / "app.pem"
     key.write_text(fake.private_key_pem)
-    with serve_fake(fake) as url:
-        env = {
-            "DATABASE_URL": f"sqlite:///{tmp_path}/pr.db",
-            "APP_ID": str(fake.app_id),
-            "PRIVATE_KEY_PATH": str(key),
-            "GITHUB_API_URL": url,
-        }
-        assert run_cli("migrate", cwd=tmp_path, env=env).returncode == 0
-        result = run_cli("start", "3", "--repo", "someone/else", cwd=tmp_path, env=env)
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/pr.db",
+        "APP_ID": str(fake.app_id),
+        "PRIVATE_KEY_PATH": str(key),
+        "GITHUB_API_URL": github_url,
+    }
+    assert run_cli("migrate", cwd=tmp_path, env=env).returncode == 0
+    result = run_cli("start", "3", "--repo", "someone/else", cwd=tmp_path, env=env)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "prmonitor: the App is not installed on someone/else: install it there first"

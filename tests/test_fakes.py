@@ -6,7 +6,7 @@ import jwt
 import pytest
 import requests
 
-from .fakes import FakeGitHub, serve_fake
+from .fakes import FakeGitHub
 
 REPO = "octo-org/app"
 
@@ -38,6 +38,7 @@ class Api:
 
 @pytest.fixture
 def fake():
+    """A world of its own: installation 1 on octo-org/app."""
     fake = FakeGitHub()
     fake.add_installation(1)
     fake.add_repo(REPO, installation_id=1)
@@ -45,9 +46,9 @@ def fake():
 
 
 @pytest.fixture
-def api(fake):
-    with serve_fake(fake) as base, requests.Session() as session:
-        yield Api(base, session)
+def api(fake, github_url):
+    with requests.Session() as session:
+        yield Api(github_url, session)
     assert fake.errors == []
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from prmonitor.web.manifest import MANIFEST, manifest_for, web_url
 
-from .conftest import make_config
-from .fakes import FakeGitHub, serve_fake
+from ..helpers import make_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_manifest_file_is_the_one_the_setup_page_sends():
@@ -52,39 +51,35 @@ def test_enterprise_server_web_address():
     assert web_url("https://ghe.example.com/api/v3") == "https://ghe.example.com"
 
 
-def test_the_callback_turns_the_code_into_credentials_once(database_url, tmp_path):
+def test_the_callback_turns_the_code_into_credentials_once(database_url, fake, github_url):
     from prmonitor import create_app
 
-    fake = FakeGitHub()
     fake.manifest_codes.add("abc123")
-    with serve_fake(fake) as url:
-        app = create_app(make_config(database_url, github_api_url=url))
-        client = app.test_client()
-        start = client.get("/setup")
-        state = re.search(r"state=([^\"&]+)", start.get_data(as_text=True)).group(1)
-        assert client.get("/setup/callback?code=abc123&state=forged").status_code == 400
-        done = client.get(f"/setup/callback?code=abc123&state={state}")
-        page = done.get_data(as_text=True)
-        assert done.status_code == 200 and done.headers["Cache-Control"] == "no-store"
-        assert f"APP_ID={fake.app_id}" in page and "WEBHOOK_SECRET=whsec-from-manifest" in page
-        assert "BEGIN PRIVATE KEY" in page
-        again = client.get(f"/setup/callback?code=abc123&state={state}")
-        assert again.status_code == 400  # the state cookie went with the first use
+    app = create_app(make_config(database_url, github_api_url=github_url))
+    client = app.test_client()
+    start = client.get("/setup")
+    state = re.search(r"state=([^\"&]+)", start.get_data(as_text=True)).group(1)
+    assert client.get("/setup/callback?code=abc123&state=forged").status_code == 400
+    done = client.get(f"/setup/callback?code=abc123&state={state}")
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200 and done.headers["Cache-Control"] == "no-store"
+    assert f"APP_ID={fake.app_id}" in page and "WEBHOOK_SECRET=whsec-from-manifest" in page
+    assert "BEGIN PRIVATE KEY" in page
+    again = client.get(f"/setup/callback?code=abc123&state={state}")
+    assert again.status_code == 400  # the state cookie went with the first use
 
 
-def test_the_callback_needs_no_api_token_but_the_state(database_url):
+def test_the_callback_needs_no_api_token_but_the_state(database_url, fake, github_url):
     from prmonitor import create_app
 
-    fake = FakeGitHub()
     fake.manifest_codes.add("xyz789")
-    with serve_fake(fake) as url:
-        app = create_app(make_config(database_url, github_api_url=url, api_token="sesame"))
-        client = app.test_client()
-        assert client.get("/setup").status_code == 401
-        start = client.get("/setup", headers={"Authorization": "Bearer sesame"})
-        state = re.search(r"state=([^\"&]+)", start.get_data(as_text=True)).group(1)
-        # GitHub's redirect is cross-site: the token's cookie does not come along.
-        done = client.get(f"/setup/callback?code=xyz789&state={state}")
+    app = create_app(make_config(database_url, github_api_url=github_url, api_token="sesame"))
+    client = app.test_client()
+    assert client.get("/setup").status_code == 401
+    start = client.get("/setup", headers={"Authorization": "Bearer sesame"})
+    state = re.search(r"state=([^\"&]+)", start.get_data(as_text=True)).group(1)
+    # GitHub's redirect is cross-site: the token's cookie does not come along.
+    done = client.get(f"/setup/callback?code=xyz789&state={state}")
     assert done.status_code == 200 and f"APP_ID={fake.app_id}" in done.get_data(as_text=True)
 
 

@@ -8,7 +8,7 @@ import pytest
 from prmonitor.github import payloads
 from prmonitor.github.payloads import PayloadError
 
-from .events import OCTOKIT, fixture, job_event, run_event
+from ..events import OCTOKIT, fixture, job_event, run_event
 
 REST = OCTOKIT / "rest"
 needs_octokit = pytest.mark.skipif(not REST.is_dir(), reason="shared/github-payloads is absent")

@@ -11,20 +11,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from prmonitor.github import GitHub, GitHubError, NotFound, RateLimited, Unavailable, app_jwt
 
-from .fakes import app_client, installed, serve_fake
+from ..fakes import app_client
 
 REPO = "octo-org/widgets"
-
-
-@pytest.fixture
-def fake():
-    return installed((REPO,))
-
-
-@pytest.fixture
-def base_url(fake):
-    with serve_fake(fake) as url:
-        yield url
 
 
 class MemoryEtags:
@@ -41,15 +30,15 @@ class MemoryEtags:
         self.pages[page.cache_key] = page
 
 
-def client(fake, base_url, **options):
-    return app_client(fake, base_url, etags=MemoryEtags(), **options)
-
-
 @pytest.fixture
-def github(fake, base_url):
-    github = client(fake, base_url)
-    yield github
-    github.close()
+def github_options():
+    """The shared `github` client fixture, with ETags kept in memory."""
+    return {"etags": MemoryEtags()}
+
+
+def github_client(fake, github_url, **options):
+    """A client of its own, for tests that set its options (sleep, ...)."""
+    return app_client(fake, github_url, etags=MemoryEtags(), **options)
 
 
 def test_app_jwt_claims_follow_githubs_rules(fake):
@@ -77,9 +66,9 @@ def test_installation_token_is_minted_once_and_shared_by_threads(fake, github):
     assert fake.count(path=r"/pulls$", status=200) == 9
 
 
-def test_a_token_near_expiry_is_minted_again(fake, base_url):
+def test_a_token_near_expiry_is_minted_again(fake, github_url):
     fake.token_lifetime = 200  # under the client's five-minute margin
-    github = client(fake, base_url)
+    github = github_client(fake, github_url)
     github.get(f"repos/{REPO}/pulls", installation=7)
     github.get(f"repos/{REPO}/pulls", installation=7, conditional=False)
     github.close()
@@ -144,9 +133,9 @@ def test_a_lasting_outage_raises_unavailable(fake, github):
     assert fake.count(path=r"/pulls$") == github.attempts
 
 
-def test_a_secondary_rate_limit_is_waited_out(fake, base_url):
+def test_a_secondary_rate_limit_is_waited_out(fake, github_url):
     slept = []
-    github = client(fake, base_url, sleep=slept.append)
+    github = github_client(fake, github_url, sleep=slept.append)
     fake.inject(r"/pulls$", status=403, retry_after=2)
     assert github.get(f"repos/{REPO}/pulls", installation=7).body == []
     github.close()
@@ -154,9 +143,9 @@ def test_a_secondary_rate_limit_is_waited_out(fake, base_url):
     assert github.stats.rate_limited == 1
 
 
-def test_a_long_retry_after_ends_the_call_without_sleeping(fake, base_url):
+def test_a_long_retry_after_ends_the_call_without_sleeping(fake, github_url):
     slept = []
-    github = client(fake, base_url, sleep=slept.append)
+    github = github_client(fake, github_url, sleep=slept.append)
     fake.inject(r"/pulls$", status=429, retry_after=3600)
     with pytest.raises(RateLimited) as raised:
         github.get(f"repos/{REPO}/pulls", installation=7)
@@ -164,9 +153,9 @@ def test_a_long_retry_after_ends_the_call_without_sleeping(fake, base_url):
     assert slept == [] and raised.value.reset_at > time.time() + 3000
 
 
-def test_a_retry_after_that_is_not_a_whole_number_counts_as_absent(fake, base_url):
+def test_a_retry_after_that_is_not_a_whole_number_counts_as_absent(fake, github_url):
     slept = []
-    github = client(fake, base_url, sleep=slept.append)
+    github = github_client(fake, github_url, sleep=slept.append)
     fake.inject(r"/pulls$", status=429, retry_after="\u00b2")  # isdigit() says yes, int() no
     page = github.get(f"repos/{REPO}/pulls", installation=7)
     github.close()
@@ -198,9 +187,9 @@ def test_not_found_and_other_errors_are_distinct(github):
         github.get("repos/someone/else/pulls", installation=7)
 
 
-def test_token_mode_uses_the_token_and_no_jwt(fake, base_url):
+def test_token_mode_uses_the_token_and_no_jwt(fake, github_url):
     fake.add_personal_token("ghp_laptop")
-    github = GitHub(base_url, token="ghp_laptop", etags=MemoryEtags(), backoff=0.01)
+    github = GitHub(github_url, token="ghp_laptop", etags=MemoryEtags(), backoff=0.01)
     assert github.get(f"repos/{REPO}/pulls").body == []
     github.close()
     assert fake.calls[-1].auth == "personal"
@@ -219,9 +208,9 @@ def test_a_job_log_is_fetched_from_its_signed_url_without_the_token(fake, github
     assert blob.status == 200
 
 
-def test_a_lasting_secondary_limit_backs_off_then_blocks_the_budget(fake, base_url):
+def test_a_lasting_secondary_limit_backs_off_then_blocks_the_budget(fake, github_url):
     slept = []
-    github = client(fake, base_url, sleep=slept.append)
+    github = github_client(fake, github_url, sleep=slept.append)
     github.installation_token(7)
     message = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
     fake.inject(r"/pulls$", status=403, body=message, times=10)  # no Retry-After

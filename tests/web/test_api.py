@@ -8,8 +8,8 @@ from prmonitor import create_app
 from prmonitor.storage import db
 from prmonitor.storage.models import Pr
 
-from .conftest import make_config
-from .events import job_event, pr_event, run_event, steps
+from ..events import job_event, pr_event, run_event, steps
+from ..helpers import make_config
 
 SEED_WORKFLOW_FIELDS = {
     "id",

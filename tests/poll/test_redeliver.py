@@ -8,23 +8,18 @@ import pytest
 from prmonitor.poll import Recovery
 from prmonitor.storage.models import Pr, Redelivery
 
-from .conftest import signed_post
-from .fakes import app_client, installed, serve_fake
+from ..fakes import installed
+from ..helpers import signed_post
 
 REPO = "octo-org/widgets"
+# Recovery remembers what it asked for in the database.
+pytestmark = pytest.mark.usefixtures("app")
 
 
 @pytest.fixture
 def fake():
+    """One installed repository (not the poll tests' world): the deliveries are the subject."""
     return installed((REPO,))
-
-
-@pytest.fixture
-def github(app, fake):
-    with serve_fake(fake) as url:
-        github = app_client(fake, url)
-        yield github
-        github.close()
 
 
 def test_failed_deliveries_are_redelivered_once(client, fake, github):

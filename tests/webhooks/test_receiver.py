@@ -9,10 +9,8 @@ from prmonitor.storage import db, ingest
 from prmonitor.storage.models import Delivery, Workflow, WorkflowJob
 from prmonitor.webhooks.receiver import sign, verify_signature
 
-from .conftest import SECRET, make_config, signed_post
-from .events import HANDLED_EVENTS, fixture, job_event, octokit_webhooks, run_event
-
-URL = "/api/github/webhooks"
+from ..events import HANDLED_EVENTS, fixture, job_event, octokit_webhooks, run_event
+from ..helpers import SECRET, WEBHOOKS, delivery_headers, make_config, signed_post
 
 
 def counts():
@@ -54,7 +52,7 @@ def test_valid_delivery_is_stored_and_answered_after_commit(deliver, database):
 def test_bad_or_missing_signature_is_401_and_stores_nothing(client, database, headers):
     body = json.dumps(fixture("workflow_run.completed")).encode()
     sent = {"X-GitHub-Event": "workflow_run", "X-GitHub-Delivery": "d-bad", **headers}
-    response = client.post(URL, data=body, headers=sent, content_type="application/json")
+    response = client.post(WEBHOOKS, data=body, headers=sent, content_type="application/json")
     assert response.status_code == 401
     assert response.json["ok"] is False
     assert counts() == (0, 0, 0)
@@ -70,7 +68,7 @@ def test_no_secret_configured_is_503(database_url):
     from prmonitor import create_app
 
     app = create_app(make_config(database_url, webhook_secrets=()))
-    response = app.test_client().post(URL, data=b"{}", headers={"X-GitHub-Event": "ping"})
+    response = app.test_client().post(WEBHOOKS, data=b"{}", headers={"X-GitHub-Event": "ping"})
     assert response.status_code == 503
     assert "WEBHOOK_SECRET" in response.json["error"]
 
@@ -83,17 +81,13 @@ def test_rotated_secrets_are_all_accepted(database_url):
     db.migrate()
     body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
     for secret in ("old", SECRET):
-        response = app.test_client().post(
-            URL,
-            data=body,
-            headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": sign(body, secret)},
-        )
+        response = signed_post(app.test_client(), "ping", body, secret=secret)
         assert response.status_code == 200
 
 
 def test_missing_event_header_is_400(client, database):
     body = b'{"zen": "x"}'
-    response = client.post(URL, data=body, headers={"X-Hub-Signature-256": sign(body, SECRET)})
+    response = client.post(WEBHOOKS, data=body, headers={"X-Hub-Signature-256": sign(body, SECRET)})
     assert response.status_code == 400
     assert counts() == (0, 0, 0)
 
@@ -121,15 +115,9 @@ def test_form_encoded_delivery_is_accepted(client, database):
     from urllib.parse import urlencode
 
     body = urlencode({"payload": json.dumps(fixture("workflow_run.completed"))}).encode()
-    response = client.post(
-        URL,
-        data=body,
-        headers={
-            "X-GitHub-Event": "workflow_run",
-            "X-Hub-Signature-256": sign(body, SECRET),
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    )
+    form = "application/x-www-form-urlencoded"
+    headers = delivery_headers("workflow_run", body, content_type=form)
+    response = client.post(WEBHOOKS, data=body, headers=headers)
     assert response.status_code == 200
     assert Workflow.select().count() == 1
 

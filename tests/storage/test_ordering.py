@@ -1,5 +1,4 @@
-"""Out-of-order and duplicated deliveries are normal: rows only move forward, and every run and
-job finds its pull request by head SHA whatever arrives first."""
+"""Run and job deliveries out of order or duplicated: rows only move forward."""
 
 import itertools
 import json
@@ -10,7 +9,7 @@ from hypothesis import strategies as st
 
 from prmonitor.storage.models import Delivery, Pr, PrHead, Workflow, WorkflowJob
 
-from .events import SHA, job_event, pr_event, run_event, steps
+from ..events import job_event, pr_event, run_event, steps
 
 JOB_EVENTS = [
     ("queued", job_event("queued", created_at="2026-11-20T10:00:03Z")),
@@ -180,148 +179,6 @@ def test_a_job_before_its_run_is_kept_and_completed_by_the_run(deliver, database
     run = Workflow.get()
     assert (run.id, run.status, run.run_number) == (placeholder.id, "in_progress", 42)
     assert WorkflowJob.get().workflow_id == run.id
-
-
-def test_fork_runs_have_no_pull_requests_and_match_by_head_sha(deliver, database):
-    deliver("pull_request", pr_event("opened", number=5, head={"sha": "f" * 40, "ref": "patch"}))
-    fork_run = run_event("completed", id=555, head_sha="f" * 40, pull_requests=[])
-    deliver("workflow_run", fork_run)
-    deliver("workflow_job", job_event("completed", id=556, run_id=555, head_sha="f" * 40))
-    pr = Pr.get(Pr.pr_number == 5)
-    assert Workflow.get(Workflow.run_id == 555).pr_id == pr.id
-    assert WorkflowJob.get(WorkflowJob.job_id == 556).pr_id == pr.id
-
-
-def test_runs_before_their_pr_is_known_are_attached_later(deliver, database):
-    deliver("workflow_job", job_event("completed", head_sha="a" * 40))
-    deliver("workflow_run", run_event("completed", head_sha="a" * 40, pull_requests=[]))
-    assert Workflow.get().pr_id is None and WorkflowJob.get().pr_id is None
-    deliver("pull_request", pr_event("opened", head={"sha": "a" * 40, "ref": "late"}))
-    pr = Pr.get()
-    assert Workflow.get().pr_id == pr.id
-    assert WorkflowJob.get().pr_id == pr.id
-
-
-def test_run_for_an_earlier_head_still_finds_its_pr(deliver, database):
-    deliver(
-        "pull_request",
-        pr_event("opened", head={"sha": "1" * 40, "ref": "b"}, updated_at="2026-11-20T09:00:00Z"),
-    )
-    deliver(
-        "pull_request",
-        pr_event(
-            "synchronize", head={"sha": "2" * 40, "ref": "b"}, updated_at="2026-11-20T09:30:00Z"
-        ),
-    )
-    # The run for the first push arrives after the second push.
-    deliver("workflow_run", run_event("completed", id=1001, head_sha="1" * 40, pull_requests=[]))
-    pr = Pr.get()
-    assert pr.head_sha == "2" * 40
-    assert Workflow.get(Workflow.run_id == 1001).pr_id == pr.id
-
-
-def test_older_pull_request_event_does_not_roll_back_the_head(deliver, database):
-    deliver(
-        "pull_request",
-        pr_event(
-            "synchronize",
-            head={"sha": "2" * 40, "ref": "b"},
-            updated_at="2026-11-20T09:30:00Z",
-            title="New title",
-        ),
-    )
-    deliver(
-        "pull_request",
-        pr_event(
-            "opened",
-            head={"sha": "1" * 40, "ref": "b"},
-            updated_at="2026-11-20T09:00:00Z",
-            title="Old title",
-        ),
-    )
-    pr = Pr.get()
-    assert (pr.head_sha, pr.title) == ("2" * 40, "New title")
-    assert {h.head_sha for h in PrHead.select()} == {"1" * 40, "2" * 40}
-
-
-SECOND = "2026-11-21T09:00:00Z"
-A, B = "a" * 40, "b" * 40
-
-
-@pytest.mark.parametrize(
-    "events,expected",
-    [
-        # A bot labels and closes (or merges) in one second; the label's delivery comes late.
-        ([("closed", "closed", False, A), ("labeled", "open", False, A)], ("closed", A)),
-        ([("closed", "closed", True, A), ("labeled", "open", False, A)], ("merged", A)),
-        ([("closed", "closed", True, A), ("reopened", "open", False, A)], ("merged", A)),
-        # Closed and reopened in one second: the reopening says it is the later one.
-        ([("closed", "closed", False, A), ("reopened", "open", False, A)], ("open", A)),
-        # A push and an edit in one second: only the push moves the head.
-        ([("synchronize", "open", False, B), ("edited", "open", False, A)], ("open", B)),
-        ([("edited", "open", False, A), ("synchronize", "open", False, B)], ("open", B)),
-        # Labeled, pushed and closed in one second, the push's delivery late: the close carries
-        # the new head, and the late push neither reopens the PR nor moves its head.
-        ([("labeled", "open", False, A), ("closed", "closed", False, B)], ("closed", B)),
-        ([("labeled", "open", False, A), ("closed", "closed", True, B)], ("merged", B)),
-        (
-            [
-                ("labeled", "open", False, A),
-                ("closed", "closed", False, B),
-                ("synchronize", "open", False, B),
-            ],
-            ("closed", B),
-        ),
-    ],
-)
-def test_pull_request_events_of_one_second(deliver, database, events, expected):
-    deliver("pull_request", pr_event("opened", head={"sha": A}, updated_at="2026-11-21T08:00:00Z"))
-    for action, state, merged, head in events:
-        payload = pr_event(
-            action, state=state, merged=merged, head={"sha": head}, updated_at=SECOND
-        )
-        deliver("pull_request", payload)
-    pr = Pr.get()
-    assert (pr.state, pr.head_sha) == expected
-
-
-def test_merged_and_closed_states(deliver, database):
-    deliver(
-        "pull_request",
-        pr_event("closed", state="closed", merged=True, updated_at="2026-11-21T09:00:00Z"),
-    )
-    assert Pr.get().state == "merged"
-    deliver("pull_request", pr_event("closed", number=18, state="closed", merged=False))
-    assert Pr.get(Pr.pr_number == 18).state == "closed"
-
-
-def test_pull_requests_hint_creates_the_pr_for_its_own_repo_and_commit(deliver, database):
-    deliver("workflow_run", run_event("completed"))
-    pr = Pr.get()
-    assert (pr.pr_number, pr.repo_full_name, pr.head_sha) == (17, "acme/widgets", SHA)
-    assert Workflow.get().pr_id == pr.id
-    # A webhook for the PR later fills in what the hint could not say.
-    deliver("pull_request", pr_event("opened"))
-    assert Pr.get().title == "Fix the parser"
-    assert Pr.select().count() == 1
-
-
-def test_hints_naming_another_repository_or_commit_are_ignored(deliver, database):
-    run = run_event("completed", head_sha="b" * 40)  # the hint's head is SHA, not b...
-    deliver("workflow_run", run)
-    other = run_event("completed", id=77)
-    other["workflow_run"]["pull_requests"][0]["base"]["repo"]["id"] = 1
-    deliver("workflow_run", other)
-    assert Pr.select().count() == 0
-    assert Workflow.select().where(Workflow.pr.is_null(False)).count() == 0
-
-
-def test_same_sha_in_two_repositories_stays_apart(deliver, database):
-    deliver("pull_request", pr_event("opened", repo="acme/one"))
-    deliver("pull_request", pr_event("opened", repo="acme/two"))
-    deliver("workflow_run", run_event("completed", repo="acme/two", pull_requests=[]))
-    run = Workflow.get()
-    assert run.pr.repo_full_name == "acme/two"
 
 
 def test_failure_details_lists_failed_jobs(deliver, database):

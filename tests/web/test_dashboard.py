@@ -1,6 +1,6 @@
 """The dashboard's pages render what the API knows."""
 
-from .events import job_event, pr_event, run_event
+from ..events import job_event, pr_event, run_event
 
 
 def test_index_links_each_pr_to_its_page(client, deliver):

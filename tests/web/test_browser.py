@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from .conftest import SECRET, signed_post_raw
-from .events import job_event, pr_event, run_event
-from .servers import running_server
+from ..events import job_event, pr_event, run_event
+from ..helpers import SECRET, signed_post_raw
+from ..servers import running_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed")

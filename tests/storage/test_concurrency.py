@@ -9,10 +9,9 @@ import uuid
 from prmonitor.github import payloads
 from prmonitor.storage import db, ingest, upserts
 from prmonitor.storage.models import Delivery, Workflow, WorkflowJob
-from prmonitor.webhooks.receiver import sign
 
-from .conftest import SECRET, signed_post
-from .events import job_event, pr_event, run_event, steps
+from ..events import job_event, pr_event, run_event, steps
+from ..helpers import signed_post
 
 
 def post_all(app, deliveries, threads=8):
@@ -25,17 +24,7 @@ def post_all(app, deliveries, threads=8):
         client = app.test_client()
         start.wait()
         for event, payload, delivery_id in chunk:
-            body = json.dumps(payload).encode()
-            response = client.post(
-                "/api/github/webhooks",
-                data=body,
-                headers={
-                    "X-GitHub-Event": event,
-                    "X-GitHub-Delivery": delivery_id,
-                    "X-Hub-Signature-256": sign(body, SECRET),
-                    "Content-Type": "application/json",
-                },
-            )
+            response = signed_post(client, event, payload, delivery_id=delivery_id)
             with lock:
                 results.append((response.status_code, response.json.get("outcome")))
 
