@@ -1,5 +1,5 @@
 """Reconciliation budget benchmark, run by hand: prmonitor's poller against the loopback fake of
-GitHub (tests/fakes.py) in poll-only mode (no webhooks at all).
+GitHub (tests/fakes/) in poll-only mode (no webhooks at all).
 
 For each scenario (N open PRs across M repositories of one installation, 5 runs of 2 jobs per
 PR, a tenth of the runs still in progress) it runs a first cycle on an empty database under the
@@ -88,7 +88,7 @@ def cycle(poller, fake, label):
 
 def fresh_budget(poller, fake, remaining):
     fake.set_rate_limit(remaining, reset_in=3600)
-    poller.github._budgets.clear()  # as if its reset time had come
+    poller.github.budgets.buckets.clear()  # as if its reset time had come
 
 
 def catch_up(poller, fake):

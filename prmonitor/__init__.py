@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from prmonitor.config import Config, ConfigError
 from prmonitor.storage import db
 from prmonitor.web import auth
+from prmonitor.webhooks.receiver import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,9 @@ def create_app(config=None):
     # URLs the app builds (the App manifest's) and its cookies' Secure flag follow it.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1)
     app.config["PRMONITOR"] = config
-    app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024
+    # One byte more than GitHub ever sends, so that the receiver can tell a chunked body over
+    # the limit (which carries no Content-Length) from one at it.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     db.init_app(app, config.database_url)
     auth.init_app(app, config.api_token)
     _init_errors(app)

@@ -1,15 +1,15 @@
 """The `prmonitor` command: migrate, serve, poll, start, stop, show."""
 
 import argparse
+import importlib.metadata
 import logging
-import signal
+import os
 import subprocess
 import sys
-import threading
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from prmonitor import checkout, configure_logging
+from prmonitor import checkout, configure_logging, show
 from prmonitor.config import Config, ConfigError, port_number
 from prmonitor.github import GitHubError
 from prmonitor.storage import db, queries
@@ -41,10 +41,16 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `prmonitor show | head -3`: the reader has all it wanted. Python would report the
+        # pipe again when it flushes stdout at exit; point stdout at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser():
     parser = argparse.ArgumentParser(prog="prmonitor", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"prmonitor {_version()}")
     commands = parser.add_subparsers(required=True, metavar="command")
     for name in ("migrate", "init"):
         sub = commands.add_parser(name, help="create or upgrade the database schema")
@@ -70,7 +76,9 @@ def _parser():
     show.add_argument(
         "pr", nargs="?", type=pr_number, help="PR number (default: the current branch's)"
     )
-    show.add_argument("--repo", help="owner/name, when the number exists in several repositories")
+    show.add_argument(
+        "--repo", type=repo_arg, help="owner/name, when the number exists in several repositories"
+    )
     show.set_defaults(command=cmd_show)
     return parser
 
@@ -99,13 +107,31 @@ def repo_arg(raw):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _connect(config):
+def _version():
+    try:
+        return importlib.metadata.version("prmonitor")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _connect(config, existing=False):
+    """The bound, connected database. `existing`: for commands that only use a database
+    `prmonitor migrate` made, a SQLite file that is not there is not created."""
+    if existing:
+        _require_database_file(config.database_url)
     try:
         database = db.bind(config.database_url)
         database.connect(reuse_if_open=True)
     except (OperationalError, InterfaceError, OSError) as exc:
-        raise CommandError(f"cannot open DATABASE_URL ({type(exc).__name__})") from None
+        reason = db.describe_connection_error(exc)
+        raise CommandError(f"cannot open DATABASE_URL: {reason}") from None
     return database
+
+
+def _require_database_file(url):
+    path = db.sqlite_path(url)
+    if path is not None and path != ":memory:" and not os.path.exists(path):
+        raise CommandError(f"no database at {path}: run `prmonitor migrate` first")
 
 
 # -- migrate ---------------------------------------------------------------------------------
@@ -132,9 +158,6 @@ def cmd_serve(config, args):
     # No connection may cross gunicorn's fork: SQLite's locks would be shared by the workers.
     database.close()
     database.close_all()
-    missing = config.missing_features()
-    if missing:
-        log.warning("not configured: %s", "; ".join(missing))
     poller = _start_poller() if config.can_poll else None
     try:
         serve(host, port)
@@ -171,29 +194,34 @@ def _require_credentials(config):
 
 def cmd_poll(config, args):
     """`prmonitor poll [--once]`: the reconciliation loop, or one cycle."""
-    from prmonitor.poll import Poller
+    from prmonitor.poll import Poller, worker
 
-    _require_credentials(config)
-    _connect(config).close()
-    poller = Poller.from_config(config)
     if args.once:
-        try:
-            report = poller.run_once()
-        finally:
-            poller.release()
-        print(_report_line(report))
-        if report and report["errors"] and not report["repos"]:
-            raise CommandError(
-                f"no repository could be reconciled ({report['errors']} failed): see the log "
-                "above; check GITHUB_TOKEN or the App's credentials and GITHUB_API_URL"
-            )
+        _require_credentials(config)
+        return _poll_once(config, Poller.from_config(config))
+    stop = worker.stop_on_signals()
+    _connect(config).close()
+    if not config.can_poll:
+        worker.idle_until_configured(stop, config.delivery_retention_days)
         return 0
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        # Heroku stops a dyno with SIGTERM, Ctrl-C sends SIGINT: end the cycle, free the lease.
-        signal.signal(signum, lambda *_: stop.set())
+    poller = Poller.from_config(config, stop=stop)
     log.info("poller started interval=%ss holder=%s", config.check_interval, poller.holder)
     poller.run_forever(stop)
+    return 0
+
+
+def _poll_once(config, poller):
+    _connect(config).close()
+    try:
+        report = poller.run_once()
+    finally:
+        poller.release()
+    print(_report_line(report))
+    if report and report["errors"] and not report["repos"]:
+        raise CommandError(
+            f"no repository could be reconciled ({report['errors']} failed): see the log "
+            "above; check GITHUB_TOKEN or the App's credentials and GITHUB_API_URL"
+        )
     return 0
 
 
@@ -210,7 +238,7 @@ def cmd_start(config, args):
 
     _require_credentials(config)
     full_name = args.repo or _origin_repo()
-    _connect(config)
+    _connect(config, existing=True)
     github = GitHub.from_config(config, etags=EtagStore())
     installation = installation_for(github, full_name) if github.is_app else None
     if github.is_app and installation is None:
@@ -218,7 +246,7 @@ def cmd_start(config, args):
     repo = github.get(f"repos/{full_name}", installation=installation, conditional=False).body
     target = Target(repo["full_name"], repo["id"], installation, discover=False)
     Reconciler(github).reconcile_pr(target, args.pr)
-    print_pr(queries.resolve_pr(args.pr, target.full_name))
+    show.print_pr(queries.resolve_pr(args.pr, target.full_name))
 
 
 def cmd_stop(config, args):
@@ -226,7 +254,7 @@ def cmd_stop(config, args):
     from prmonitor.poll import tracking
 
     full_name = args.repo or _origin_repo()
-    _connect(config)
+    _connect(config, existing=True)
     try:
         pr = queries.resolve_pr(args.pr, full_name)
     except queries.NotFound:
@@ -247,7 +275,7 @@ def _origin_repo():
 
 def cmd_show(config, args):
     """`prmonitor show [<pr>]`: print a PR's runs, jobs and failures."""
-    _connect(config)
+    _connect(config, existing=True)
     number = args.pr or _current_branch_pr(args.repo)
     try:
         pr = queries.resolve_pr(number, args.repo)
@@ -255,7 +283,7 @@ def cmd_show(config, args):
         raise CommandError(f"#{number} exists in {', '.join(exc.repos)}: add --repo") from None
     except queries.NotFound as exc:
         raise CommandError(f"{exc}; is the App installed on its repository?") from None
-    print_pr(pr)
+    show.print_pr(pr)
 
 
 def _current_branch_pr(repo):
@@ -266,34 +294,6 @@ def _current_branch_pr(repo):
     if number is None:
         raise CommandError(f"no tracked pull request has head branch {branch}: give a PR number")
     return number
-
-
-def print_pr(pr):
-    """A PR's summary, its runs (latest attempts) and its failed jobs, as text."""
-    summary = queries.workflow_summary(pr.id)
-    print(f"{pr.repo_full_name}#{pr.pr_number} {pr.title or ''}".rstrip())
-    print(f"state: {pr.state or 'unknown'}  head: {(pr.head_sha or '')[:12]}  {pr.html_url or ''}")
-    w, j = summary["workflows"], summary["jobs"]
-    print(
-        f"workflows: {w['total_workflows']} ({w['failed_workflows']} failed, "
-        f"{w['in_progress_workflows']} in progress)  jobs: {j['total_jobs']} "
-        f"({j['failed_jobs']} failed, {j['in_progress_jobs']} in progress)"
-    )
-    print()
-    for wf in queries.workflows_for_pr(pr.id):
-        verdict = wf["conclusion"] or wf["status"] or "?"
-        print(
-            f"  {verdict:<12} {wf['workflow_name'] or '?'} #{wf['run_number'] or '?'}"
-            f" attempt {wf['run_attempt']}: {wf['job_count']} jobs, {wf['failed_job_count']}"
-            f" failed, {wf['successful_job_count']} passed, {wf['in_progress_job_count']} running"
-        )
-    failed = queries.failed_jobs_for_pr(pr.id)
-    if failed:
-        print("\nfailed jobs:")
-    for job in failed:
-        print(f"  {job['workflow_name']} / {job['job_name']}")
-        print(f"    failed steps: {job['failed_steps']}")
-        print(f"    logs: {job['html_url']}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class Config:
     slack_webhook_url: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    delivery_retention_days: int = 14
 
     @classmethod
     def from_env(cls, environ=None):
@@ -67,6 +68,7 @@ class Config:
             slack_webhook_url=_optional_http_url(env, "SLACK_WEBHOOK_URL"),
             api_token=env.get("API_TOKEN"),
             log_level=_log_level(env),
+            delivery_retention_days=_retention(env),
         )
 
     @property
@@ -78,6 +80,17 @@ class Config:
     def can_poll(self):
         """Whether the poller has credentials: the App's, or GITHUB_TOKEN."""
         return self.has_app_credentials or bool(self.github_token)
+
+    def describe(self):
+        """One line of what runs: the database (without its password), webhooks and polling on
+        or off, and what is not configured."""
+        polling = "app" if self.has_app_credentials else "token" if self.github_token else "off"
+        line = (
+            f"database={redacted_url(self.database_url)} "
+            f"webhooks={'on' if self.webhook_secrets else 'off'} polling={polling}"
+        )
+        missing = self.missing_features()
+        return f"{line}; not configured: {'; '.join(missing)}" if missing else line
 
     def missing_features(self):
         """One human sentence per feature that is off because a setting is missing."""
@@ -104,6 +117,16 @@ class _Env:
         if value is None or not value.strip():
             return None
         return value.strip()
+
+
+def redacted_url(url):
+    """The URL without its password (postgres://user@host:5432/db)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}@" if parts.username else ""
+    return parts._replace(netloc=f"{user}{host}").geturl()
 
 
 def _split_url(name, url):
@@ -229,6 +252,16 @@ def _notify(env, has_app):
     if "slack" in channels and not env.get("SLACK_WEBHOOK_URL"):
         raise ConfigError("SLACK_WEBHOOK_URL", "is required when NOTIFY includes slack")
     return channels
+
+
+def _retention(env):
+    raw = env.get("DELIVERY_RETENTION_DAYS")
+    if raw is None:
+        return 14
+    # GitHub redelivers a delivery for three days: a shorter memory would process it twice.
+    if not DIGITS.fullmatch(raw) or not 4 <= int(raw) <= 3650:
+        raise ConfigError("DELIVERY_RETENTION_DAYS", "must be a number of days from 4 to 3650")
+    return int(raw)
 
 
 def _log_level(env):

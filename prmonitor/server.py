@@ -1,9 +1,197 @@
-"""`prmonitor serve`: the app under gunicorn, in the foreground, for local use."""
+"""gunicorn for prmonitor: the settings `prmonitor serve` and the Procfile's `web` share
+(gunicorn.conf.py at the repository root reads them), and the check that a bad setting stops
+the master before it forks a single worker."""
 
+import contextlib
+import io
+import logging
+import os
+import sys
+import threading
+import time
+
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+
+from prmonitor.config import Config, ConfigError
+
+log = logging.getLogger(__name__)
 
 # The path without its query string: a dashboard link may carry ?token=API_TOKEN.
 ACCESS_LOG_FORMAT = "%(h)s method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s ms=%(M)s"
+
+
+# The worker model. A sync worker is held by one client for as long as that client takes to
+# send its request: two uploads stalled mid-body held both workers until gunicorn's timeout
+# killed them (31.5 s), while GitHub gives up on an answer after 10 s. So each worker has
+# THREADS threads (gunicorn's gthread), and a thread first reads its request's body, within
+# BODY_TIMEOUT (then 408, and the connection closes): a stalled client holds one thread, for
+# BODY_TIMEOUT at most. Only then does it take one of the worker's APP_SLOTS to run the app:
+# more requests at once in one process only queue for its GIL. Worse, on SQLite the thread
+# holding the file lock waits for the GIL after each statement while others parse, and the
+# other worker waits for the lock meanwhile: with 8 threads running the app, 0.13 of the
+# ceiling instead of the sync worker's 0.56 (bench/push.py). Two slots let a worker run the
+# app while the other request waits for Postgres (a COMMIT's WAL flush). Threads and slots
+# stay under the database pools' sizes (storage.db: 20 on Postgres, 16 on SQLite), each
+# request holding at most one connection, taken inside its slot.
+THREADS = 8
+APP_SLOTS = 2
+BODY_TIMEOUT = 5.0  # seconds, from the end of the headers; GitHub sends a body at once
+# A body of known length up to this is read before the app runs; a longer one is refused by
+# the app (webhooks.receiver.MAX_BODY_BYTES, GitHub's cap) without reading it, and a chunked
+# one is read by the app, under the same deadline.
+PREREAD_BYTES = 25 * 1024 * 1024
+DEFAULT_WORKERS = 2
+
+_slots = threading.BoundedSemaphore(APP_SLOTS)  # per worker: each has its copy from the fork
+
+
+def settings():
+    """gunicorn's settings, but for `bind` and the worker count (WEB_CONCURRENCY on Heroku)."""
+    return {
+        "worker_class": "gthread",
+        "threads": THREADS,
+        # No keep-alive, as with the sync worker: a kept-alive connection stays with the worker
+        # that accepted it, and a few busy ones can load one worker while the other idles.
+        "keepalive": 0,
+        "timeout": 30,
+        "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "logger_class": AccessLogger,
+        "on_starting": check_configuration,
+        "pre_request": before_request,
+        "post_request": after_request,
+    }
+
+
+class BodyTimeout(TimeoutError):
+    """The request's body did not arrive within BODY_TIMEOUT."""
+
+
+class _BodyDeadline:
+    """The connection's socket as the request's body reader sees it: each recv() may wait only
+    for what is left until the deadline. A client trickling a byte at a time cannot stretch it,
+    as it could a plain socket timeout, which restarts at every read."""
+
+    def __init__(self, sock, req, seconds):
+        self.sock, self.req = sock, req
+        self.deadline = time.monotonic() + seconds
+        self.timeout = sock.gettimeout()
+
+    def recv(self, size):
+        remaining = self.deadline - time.monotonic()
+        if remaining > 0:
+            self.sock.settimeout(remaining)
+            try:
+                return self.sock.recv(size)
+            except TimeoutError:
+                pass
+        # Where the next request would start is unknown: the answer says Connection: close,
+        # and gunicorn closes the connection after it.
+        self.req.must_close = True
+        raise BodyTimeout(f"request body not received within {BODY_TIMEOUT:g} s")
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+class _Unreadable:
+    """A request body whose reading failed: reading it again raises the same error, which the
+    app sees as its own read's (webhooks.receiver answers 408 for a timeout)."""
+
+    failed = True  # gunicorn then closes the connection instead of draining the body
+
+    def __init__(self, error):
+        self.error = error
+
+    def read(self, size=None):
+        raise self.error
+
+    readline = read
+
+    def readlines(self, hint=None):
+        raise self.error
+
+    def __iter__(self):
+        raise self.error
+
+
+def before_request(worker, req):
+    """gunicorn's pre_request hook, in the request's thread: read the body by the deadline,
+    then wait for one of the worker's APP_SLOTS (see THREADS)."""
+    unreader = getattr(req, "unreader", None)
+    sock = getattr(unreader, "sock", None)
+    if sock is None or not hasattr(sock, "settimeout"):  # not a socket: nothing can stall
+        sock = None
+    else:
+        unreader.sock = _BodyDeadline(sock, req, BODY_TIMEOUT)
+    length = getattr(getattr(req.body, "reader", None), "length", None)
+    if sock is not None and isinstance(length, int) and 0 < length <= PREREAD_BYTES:
+        if getattr(req, "_expected_100_continue", False):
+            # The client waits for this before it sends the body (gunicorn would send it
+            # later, as the app starts).
+            req._expected_100_continue = False
+            sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        try:
+            req.body = io.BytesIO(req.body.read())
+        except OSError as exc:  # BodyTimeout, or the client went away
+            req.body = _Unreadable(exc)
+            req.must_close = True
+    _slots.acquire()
+    req.prmonitor_slot = True
+
+
+def after_request(worker, req, environ=None, resp=None):
+    """gunicorn's post_request hook: give the slot back, and the socket as it was, for what
+    gunicorn reads next (the rest of an unread body, bounded by gunicorn itself)."""
+    if getattr(req, "prmonitor_slot", False):
+        req.prmonitor_slot = False
+        _slots.release()
+    unreader = getattr(req, "unreader", None)
+    limited = getattr(unreader, "sock", None)
+    if isinstance(limited, _BodyDeadline):
+        unreader.sock = limited.sock
+        with contextlib.suppress(OSError):  # closed meanwhile
+            limited.sock.settimeout(limited.timeout)
+
+
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger, whose access line builds only the atoms ACCESS_LOG_FORMAT names.
+    gunicorn's own atoms() also makes one of every request header, response header and WSGI
+    environ key, about 60, each then escaped by SafeAtoms, at every request; the line is the
+    same. Another format (--access-logformat) gets gunicorn's atoms."""
+
+    def atoms(self, resp, req, environ, request_time):
+        if self.cfg.access_log_format != ACCESS_LOG_FORMAT:
+            return super().atoms(resp, req, environ, request_time)
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"),
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "s": status,
+            "B": getattr(resp, "sent", None),
+            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+        }
+
+
+def check_configuration(arbiter=None):
+    """gunicorn's on_starting hook, in the master before it binds or forks: a bad setting ends
+    the process with exit status 1 and one line naming it (a worker that failed instead would
+    be forked again and again while the master kept the port); a good one is described in one
+    line, secrets and the database's password left out."""
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        print(f"prmonitor: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    from prmonitor import configure_logging
+
+    configure_logging(config.log_level)
+    log.info("prmonitor web %s", config.describe())
+    return config
 
 
 class _Gunicorn(BaseApplication):
@@ -23,18 +211,17 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def serve(host, port, workers=2):
-    """Run until Ctrl-C. Each worker builds its own app, so no connection crosses a fork."""
-    _Gunicorn(
-        {
-            "bind": bind_address(host, port),
-            "workers": workers,
-            "worker_class": "sync",
-            "timeout": 30,
-            "accesslog": "-",
-            "access_log_format": ACCESS_LOG_FORMAT,
-        }
-    ).run()
+def serve(host, port, workers=None):
+    """Run until Ctrl-C. Each worker builds its own app, so no connection crosses a fork. The
+    worker count is WEB_CONCURRENCY's when it is a positive number, as for the Procfile's web
+    (where gunicorn reads it itself), else DEFAULT_WORKERS."""
+    workers = workers or web_concurrency()
+    _Gunicorn({**settings(), "bind": bind_address(host, port), "workers": workers}).run()
+
+
+def web_concurrency():
+    raw = os.environ.get("WEB_CONCURRENCY", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_WORKERS
 
 
 def bind_address(host, port):

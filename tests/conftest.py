@@ -7,6 +7,7 @@ import pytest
 from prmonitor import create_app
 from prmonitor.storage import db
 
+from .events import job_event, pr_event, run_event
 from .fakes import app_client, installed, serve_fake
 from .helpers import backends, make_config, postgres_schema, signed_post
 
@@ -80,3 +81,12 @@ def github(fake, github_url, github_options):
     github = app_client(fake, github_url, **github_options)
     yield github
     github.close()
+
+
+@pytest.fixture
+def filled(deliver, database_url):
+    """PR #17 with its failed CI run and job, delivered; the database's URL."""
+    deliver("pull_request", pr_event("opened"))
+    deliver("workflow_run", run_event("completed"))
+    deliver("workflow_job", job_event("completed"))
+    return database_url

@@ -2,12 +2,9 @@
 
 import subprocess
 
-import pytest
-
 from prmonitor import cli
 from prmonitor.server import bind_address
 
-from .events import job_event, pr_event, run_event
 from .helpers import run_cli
 from .servers import running_server, wait_for
 
@@ -61,14 +58,6 @@ def test_show_on_an_unmigrated_database_is_one_line(tmp_path):
     assert "prmonitor migrate" in result.stderr
 
 
-@pytest.fixture
-def filled(deliver, database_url):
-    deliver("pull_request", pr_event("opened"))
-    deliver("workflow_run", run_event("completed"))
-    deliver("workflow_job", job_event("completed"))
-    return database_url
-
-
 def test_show_prints_workflows_and_failures(filled, capsys, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", filled)
     assert cli.main(["show", "17"]) == 0
@@ -97,7 +86,7 @@ def test_show_unknown_pr_is_exit_1(filled, capsys, monkeypatch):
 
 def test_serve_answers_on_the_port_and_stops_on_ctrl_c(tmp_path):
     with running_server(tmp_path, WEBHOOK_SECRET="") as (base, server):
-        assert wait_for(f"{base}/api/prs") == b'{"prs":[],"success":true}\n'
+        assert wait_for(f"{base}/api/prs") == b'{"next":null,"prs":[],"success":true}\n'
         assert (tmp_path / "data" / "pr_tracking.db").exists()
     assert server.returncode == 0
     not_configured = [line for line in server.output.splitlines() if "not configured:" in line]

@@ -221,11 +221,6 @@ class GitHub:
         """Whether the poller may make more optional calls this cycle (Budgets.may_spend)."""
         return self.budgets.may_spend(installation, interval, reserve, horizon)
 
-    @property
-    def _budgets(self):
-        # Each bucket's budget; tests and bench/poll_budget.py read it, and clear it for a reset.
-        return self.budgets.buckets
-
     # -- authentication ------------------------------------------------------------------------
 
     def _authorization(self, installation, as_app):

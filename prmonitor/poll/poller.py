@@ -12,7 +12,7 @@ from prmonitor.poll.etags import EtagStore
 from prmonitor.poll.reconcile import Reconciler
 from prmonitor.poll.redeliver import Recovery
 from prmonitor.poll.targets import Targets
-from prmonitor.storage import db, lease
+from prmonitor.storage import db, deliveries, lease
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,37 @@ class LeaseLost(Exception):
     """Another process took the lease: this one stops working at once."""
 
 
+class Stopping(Exception):
+    """The process is stopping (SIGTERM, Ctrl-C): the cycle ends between two calls."""
+
+
+def interruptible_sleep(stop):
+    """A sleep for the GitHub client's backoff that ends, raising Stopping, once `stop` is set:
+    Heroku kills a dyno 30 s after SIGTERM, before a lease could be given back."""
+
+    def sleep(seconds):
+        if stop.wait(seconds):
+            raise Stopping()
+
+    return sleep
+
+
 class Poller:
     """The worker's loop: reconcile every target and recover missed deliveries, under the lease."""
 
-    def __init__(self, github, interval=60.0, lease_ttl=None, holder=None, recover=None):
+    def __init__(
+        self,
+        github,
+        interval=60.0,
+        lease_ttl=None,
+        holder=None,
+        recover=None,
+        stop=None,
+        retention_days=14,
+    ):
         self.github = github
+        self.retention_days = retention_days
+        self.stop = stop or threading.Event()
         self.interval = interval
         # Long enough to outlive a slow stretch between renewals (the holder renews it between
         # runs), short enough that a crashed holder is replaced within a few cycles.
@@ -44,16 +70,20 @@ class Poller:
         self._renewed = 0.0
 
     @classmethod
-    def from_config(cls, config, **options):
-        """A poller with a GitHub client for the configured credentials."""
-        return cls(GitHub.from_config(config, etags=EtagStore()), config.check_interval, **options)
+    def from_config(cls, config, stop=None, **options):
+        """A poller with a GitHub client for the configured credentials; setting `stop` ends
+        its cycle between two calls, its backoff sleeps included."""
+        sleep = interruptible_sleep(stop) if stop else time.sleep
+        github = GitHub.from_config(config, etags=EtagStore(), sleep=sleep)
+        options.setdefault("retention_days", config.delivery_retention_days)
+        return cls(github, config.check_interval, stop=stop, **options)
 
     # -- the loop ----------------------------------------------------------------------------
 
     def run_forever(self, stop=None):
         """Cycle every interval until `stop` (a threading.Event) is set; give the lease back.
         Nothing a cycle raises ends the loop: the worker must outlive any one bad answer."""
-        stop = stop or threading.Event()
+        stop = self.stop = stop or self.stop
         try:
             while not stop.is_set():
                 started = time.monotonic()
@@ -76,7 +106,7 @@ class Poller:
                 return None
             report = self._cycle()
             lease.record_status(LEASE, self.holder, report)
-        log.info("poll cycle %s", " ".join(f"{k}={v}" for k, v in report.items()))
+        log.info("poll cycle %s", _key_values(report))
         return report
 
     def release(self):
@@ -95,7 +125,10 @@ class Poller:
         return held
 
     def _heartbeat(self):
-        """Between runs: renew the lease once a third of its time has passed; stop if lost."""
+        """Between runs: stop when asked to; renew the lease once a third of its time has
+        passed; stop if it was lost."""
+        if self.stop.is_set():
+            raise Stopping()
         if time.monotonic() - self._renewed < self.lease_ttl / 3:
             return
         if not self._renew():
@@ -110,10 +143,13 @@ class Poller:
         totals = {"repos": 0, "prs": 0, "runs_synced": 0, "runs_deferred": 0, "errors": 0}
         try:
             self._reconcile_all(totals)
-            totals["redelivered"] = self._recover()
+            totals["redelivered"] = self._recover(totals)
         except LeaseLost:
             log.warning("poll cycle cut short: another poller took the lease")
             totals["lease_lost"] = 1
+        except Stopping:
+            log.info("poll cycle cut short: stopping")
+            totals["stopped"] = 1
         self._prune()
         return {
             **totals,
@@ -124,7 +160,10 @@ class Poller:
 
     def _reconcile_all(self, totals):
         limited = set()
-        for target in self.targets.all():
+        targets = self.targets.all()
+        if self.targets.refresh_error:
+            _problem(totals, f"installations not refreshed: {self.targets.refresh_error}")
+        for target in targets:
             if target.installation_id in limited:
                 continue
             self._heartbeat()
@@ -155,7 +194,7 @@ class Poller:
             log.warning("repo=%s not reconciled: database (%s)", target.full_name, db.describe(exc))
             return "error"
 
-    def _recover(self):
+    def _recover(self, totals):
         if self.recovery is None:
             return 0
         self._heartbeat()
@@ -163,14 +202,23 @@ class Poller:
             return self.recovery.run()
         except GitHubError as exc:
             log.warning("missed-delivery recovery skipped: %s", exc)
+            _problem(totals, f"missed-delivery recovery skipped: {exc}")
             return 0
 
     def _prune(self):
+        """Old deliveries every cycle, a few batches at a time; the ETag store now and then."""
         self.cycles += 1
+        pruned = deliveries.prune(self.retention_days)
+        if pruned:
+            log.info("deliveries pruned rows=%d", pruned)
         if self.cycles % PRUNE_EVERY == 1:
             pruned = self.github.etags.prune()
             if pruned:
                 log.info("http cache pruned entries=%d", pruned)
+
+
+def _key_values(report):
+    return " ".join(f"{k}={v!r}" if k == "problem" else f"{k}={v}" for k, v in report.items())
 
 
 def _add(totals, outcome):
@@ -180,3 +228,10 @@ def _add(totals, outcome):
             totals[key] = totals.get(key, 0) + value
     else:
         totals["errors"] += 1
+
+
+def _problem(totals, reason):
+    """A failure of the cycle's own steps: counted with the repositories' errors, and the last
+    one kept in words for /api/status."""
+    totals["errors"] += 1
+    totals["problem"] = reason[:200]

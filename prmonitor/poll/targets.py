@@ -35,6 +35,8 @@ class Targets:
         self.github, self.etags = github, github.etags
         # Installed repositories given a second look after a 404 (see deactivate).
         self._rechecked = set()
+        # Why the last refresh of the App's installations failed, or None.
+        self.refresh_error = None
 
     def all(self):
         """Installed repositories (all their open PRs), then repositories of PRs started by
@@ -82,10 +84,12 @@ class Targets:
     def refresh_installations(self):
         """The App's installations and their repositories, from GitHub (conditional calls, so
         nearly free)."""
+        self.refresh_error = None
         try:
             pages = self.github.get_pages("app/installations", {"per_page": 100}, as_app=True)
         except GitHubError as exc:
             log.warning("installations not refreshed: %s", exc)
+            self.refresh_error = str(exc)
             return
         installations = [i for page in pages for i in page.body if isinstance(i, dict)]
         for installation in installations:
@@ -116,6 +120,7 @@ class Targets:
             rows = payloads.parse_repositories(repos, row["installation_id"])
         except (GitHubError, payloads.PayloadError) as exc:
             log.warning("installation=%s not refreshed: %s", installation.get("id"), exc)
+            self.refresh_error = f"installation {installation.get('id')}: {exc}"
             return
         with db.writing():
             ingest.record_installation(row, "active", rows, complete=True)

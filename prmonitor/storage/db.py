@@ -180,6 +180,13 @@ def writing():
     return db.writing() if isinstance(db, SqliteFile) else db.atomic()
 
 
+def sqlite_path(url):
+    """The file of a sqlite:/// URL (or :memory:), None for another database."""
+    if urlsplit(url).scheme != "sqlite":
+        return None
+    return db_url.parse(url)["database"]
+
+
 def open_database(url):
     """A peewee Database for DATABASE_URL (sqlite:///path, postgres:// or postgresql://)."""
     parts = urlsplit(url)
@@ -187,7 +194,7 @@ def open_database(url):
         if sqlite3.sqlite_version_info < (3, 35):
             # ON CONFLICT ... RETURNING (store.py) arrived in SQLite 3.35 (2021).
             raise OperationalError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35+ needed")
-        path = db_url.parse(url)["database"]
+        path = sqlite_path(url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Pooled like Postgres: a request still takes a connection and gives it back at
@@ -264,6 +271,17 @@ def describe(exc):
     """One line of what the database said (a deadlock, a busy lock, a missing table), without
     the statement or its values."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def describe_connection_error(exc):
+    """Why a database could not be opened, in libpq's or SQLite's words (refused at host and
+    port, a database that does not exist, failed authentication): its first line, without
+    the password, which neither ever prints."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    # libpq: 'connection to server at "h" (127.0.0.1), port 5432 failed: FATAL:  database ...'
+    return " ".join(lines[0].replace("FATAL:  ", "").split())[:300]
 
 
 def is_postgres(db=None):

@@ -4,6 +4,7 @@ A redelivery keeps its X-GitHub-Delivery id, so the id is the dedupe key; one th
 handled again (https://docs.github.com/en/webhooks/using-webhooks/handling-webhook-deliveries).
 """
 
+import datetime
 from contextlib import contextmanager
 
 from peewee import DataError
@@ -102,3 +103,20 @@ def record_failure(delivery_id, event, action, outcome, error):
         update={Delivery.outcome: outcome, Delivery.error: error},
         where=Delivery.outcome.not_in(("processed", "ignored")),
     ).execute()
+
+
+def prune(retention_days, batch=1000, most=20):
+    """Delete deliveries received more than `retention_days` ago, `batch` rows per
+    transaction (a writer never holds the lock long) and at most `most` batches a call;
+    returns how many. The dedupe needs a delivery id only while GitHub may still redeliver it
+    (three days: https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks)."""
+    cutoff = utcnow() - datetime.timedelta(days=retention_days)
+    deleted = 0
+    for _ in range(most):
+        old = Delivery.select(Delivery.id).where(Delivery.received_at < cutoff).limit(batch)
+        with db.writing():
+            count = Delivery.delete().where(Delivery.id.in_(old)).execute()
+        deleted += count
+        if count < batch:
+            break
+    return deleted

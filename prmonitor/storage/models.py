@@ -153,6 +153,7 @@ class Delivery(BaseModel):
 
     class Meta:
         table_name = "deliveries"
+        indexes = ((("received_at", "outcome"), False),)
 
 
 class Installation(BaseModel):

@@ -81,45 +81,15 @@ def pr_to_dict(pr):
     }
 
 
-def list_prs(limit=500):
-    """Tracked PRs, open first then most recently updated, with their latest CI verdict."""
-    prs = list(
-        Pr.select()
-        .order_by(true_first(Pr.state == "open"), Pr.updated_at.desc(nulls="last"), Pr.id.desc())
-        .limit(limit)
-    )
-    verdicts = _verdicts([pr.id for pr in prs])
-    return [{**pr_to_dict(pr), **verdicts.get(pr.id, _NO_RUNS)} for pr in prs]
-
-
-_NO_RUNS = {"total_workflows": 0, "failed_workflows": 0, "in_progress_workflows": 0}
-
-
-def _verdicts(pr_ids):
-    if not pr_ids:
-        return {}
-    rows = (
-        Workflow.select(
-            Workflow.pr,
-            fn.COUNT(Workflow.id).alias("total_workflows"),
-            _count(Workflow.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_workflows"),
-            _count(Workflow.status != "completed").alias("in_progress_workflows"),
-        )
-        .where(Workflow.pr.in_(pr_ids) & _latest_attempt())
-        .group_by(Workflow.pr)
-        .dicts()
-    )
-    return {row.pop("pr"): row for row in rows}
-
-
 # -- workflows -------------------------------------------------------------------------------
 
 
-def _count(condition):
+def count_where(condition):
+    """An aggregate: the number of rows where `condition` holds (0 for none)."""
     return fn.COALESCE(fn.SUM(Case(None, [(condition, 1)], 0)), 0)
 
 
-def _latest_attempt():
+def latest_attempt():
     """Only the newest attempt of each run: a re-run supersedes the earlier attempts."""
     newer = Workflow.alias("newer")
     return ~fn.EXISTS(
@@ -135,12 +105,12 @@ def workflows_for_pr(pr_id):
         Workflow.select(
             Workflow,
             fn.COUNT(WorkflowJob.id).alias("job_count"),
-            _count(WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_job_count"),
-            _count(WorkflowJob.conclusion == "success").alias("successful_job_count"),
-            _count(WorkflowJob.status.not_in(("completed",))).alias("in_progress_job_count"),
+            count_where(WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_job_count"),
+            count_where(WorkflowJob.conclusion == "success").alias("successful_job_count"),
+            count_where(WorkflowJob.status.not_in(("completed",))).alias("in_progress_job_count"),
         )
         .join(WorkflowJob, JOIN.LEFT_OUTER, on=(WorkflowJob.workflow == Workflow.id))
-        .where((Workflow.pr == pr_id) & _latest_attempt())
+        .where((Workflow.pr == pr_id) & latest_attempt())
         .group_by(Workflow.id)
         .order_by(Workflow.created_at.desc(nulls="last"), Workflow.id.desc())
     )
@@ -175,14 +145,14 @@ def workflow_to_dict(w):
 
 def workflow_summary(pr_id):
     """Counts of a PR's latest run attempts and their jobs, by outcome."""
-    runs = Workflow.select().where((Workflow.pr == pr_id) & _latest_attempt())
+    runs = Workflow.select().where((Workflow.pr == pr_id) & latest_attempt())
     workflows = (
         runs.select(
             fn.COUNT(Workflow.id).alias("total_workflows"),
-            _count(Workflow.conclusion == "success").alias("successful_workflows"),
-            _count(Workflow.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_workflows"),
-            _count(Workflow.status == "in_progress").alias("in_progress_workflows"),
-            _count(Workflow.status.in_(_WAITING)).alias("queued_workflows"),
+            count_where(Workflow.conclusion == "success").alias("successful_workflows"),
+            count_where(Workflow.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_workflows"),
+            count_where(Workflow.status == "in_progress").alias("in_progress_workflows"),
+            count_where(Workflow.status.in_(_WAITING)).alias("queued_workflows"),
         )
         .dicts()
         .get()
@@ -190,9 +160,9 @@ def workflow_summary(pr_id):
     jobs = (
         WorkflowJob.select(
             fn.COUNT(WorkflowJob.id).alias("total_jobs"),
-            _count(WorkflowJob.conclusion == "success").alias("successful_jobs"),
-            _count(WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_jobs"),
-            _count(WorkflowJob.status.not_in(("completed",))).alias("in_progress_jobs"),
+            count_where(WorkflowJob.conclusion == "success").alias("successful_jobs"),
+            count_where(WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_jobs"),
+            count_where(WorkflowJob.status.not_in(("completed",))).alias("in_progress_jobs"),
         )
         .where(WorkflowJob.workflow.in_(runs.select(Workflow.id)))
         .dicts()
@@ -256,7 +226,7 @@ def failed_jobs_for_pr(pr_id):
         .join(Workflow, on=(WorkflowJob.workflow == Workflow.id))
         .where(
             (Workflow.pr == pr_id)
-            & _latest_attempt()
+            & latest_attempt()
             & WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)
         )
         .order_by(Workflow.created_at.desc(nulls="last"), WorkflowJob.job_name)

@@ -1,12 +1,21 @@
 """The JSON API: the seed's four routes (also per repository), the PR list, /api/status and
 /healthz."""
 
+import datetime
+
 from flask import Blueprint, current_app, jsonify, request
 from peewee import InterfaceError, OperationalError
 
-from prmonitor.storage import lease, queries
+from prmonitor.storage import lease, listing, queries
 from prmonitor.storage.db import database
-from prmonitor.web.params import BadRequest, positive_int, repo_name
+from prmonitor.web.params import (
+    BadRequest,
+    bounded_int,
+    positive_int,
+    pr_cursor,
+    pr_state,
+    repo_name,
+)
 
 bp = Blueprint("api", __name__)
 
@@ -43,8 +52,17 @@ def _pr(number, repo=None):
 
 @bp.get("/api/prs")
 def list_prs():
-    """GET /api/prs: the tracked pull requests."""
-    return jsonify({"success": True, "prs": queries.list_prs()})
+    """GET /api/prs[?repo=owner/name&state=open|closed|merged&limit=N&after=CURSOR]: the
+    tracked pull requests, open first then most recently updated, a page at a time; `next`
+    is the `after` of the next page (null on the last)."""
+    where = listing.PrFilter(
+        repo=repo_name(request.args.get("repo")),
+        state=pr_state(request.args.get("state")),
+        after=pr_cursor(request.args.get("after")),
+    )
+    limit = bounded_int(request.args.get("limit"), "limit", default=100, most=500)
+    prs, cursor = listing.list_prs(where, limit)
+    return jsonify({"success": True, "prs": prs, "next": cursor})
 
 
 @bp.get("/api/prs/<number>/workflows")
@@ -97,16 +115,42 @@ def status():
     """What the poller and the receiver have been doing: the poller's lease and its last cycle
     (calls, 304s, calls counted against the rate limit), and the last day's deliveries."""
     config = current_app.config["PRMONITOR"]
+    poller = lease.describe(lease.POLLER)
     return jsonify(
         {
             "success": True,
             "webhooks": bool(config.webhook_secrets),
             "polling": _polling_mode(config),
             "check_interval": config.check_interval,
-            "poller": lease.describe(lease.POLLER),
+            "poller": poller,
+            "health": poller_health(config, poller),
             "deliveries_last_24h": queries.delivery_outcomes(hours=24),
         }
     )
+
+
+def poller_health(config, poller, now=None):
+    """A plain verdict on the poller: {"status": "ok" | "degraded" | "stale" | "off", "reason"}.
+    Stale: no cycle finished within three intervals (no worker runs, or it hangs); degraded:
+    the last cycle had errors (GitHub unreachable, repositories that failed)."""
+    if not config.can_poll:
+        return {"status": "off", "reason": "no GitHub credentials: polling is off"}
+    last = (poller or {}).get("last_cycle") or {}
+    finished = _parse_time(last.get("finished_at"))
+    now = now or datetime.datetime.now(datetime.UTC)
+    if finished is None or (now - finished).total_seconds() > 3 * config.check_interval:
+        return {"status": "stale", "reason": "no poll cycle finished in the last three intervals"}
+    if last.get("errors"):
+        reason = last.get("problem") or f"{last['errors']} repositories could not be reconciled"
+        return {"status": "degraded", "reason": reason}
+    return {"status": "ok", "reason": None}
+
+
+def _parse_time(text):
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 def _polling_mode(config):

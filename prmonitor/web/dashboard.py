@@ -1,10 +1,12 @@
 """The dashboard: tracked pull requests, and one page per PR, over the API's own queries."""
 
 import json
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, current_app, render_template, url_for
 
-from prmonitor.storage import queries
+from prmonitor.storage import listing, queries
+from prmonitor.web.manifest import web_url
 from prmonitor.web.params import BadRequest, positive_int, repo_name
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
@@ -13,7 +15,8 @@ bp = Blueprint("dashboard", __name__, template_folder="templates")
 @bp.get("/")
 def index():
     """The tracked pull requests."""
-    return render_template("index.html", prs=queries.list_prs())
+    prs, _ = listing.list_prs()
+    return render_template("index.html", prs=prs)
 
 
 @bp.get("/prs/<number>")
@@ -46,6 +49,20 @@ def pr_url(pr):
     if owner and name:
         return url_for("dashboard.pr_details", owner=owner, name=name, number=pr["pr_number"])
     return url_for("dashboard.pr_details", number=pr["pr_number"])
+
+
+@bp.app_template_filter("github_url")
+def github_url(url):
+    """`url` when it is a page on the configured GitHub (https://github.com/..., or the
+    Enterprise Server's host), else None: a payload's html_url is the sender's text, and a
+    javascript: or other site's URL must not become a live link."""
+    if not isinstance(url, str):
+        return None
+    base = urlsplit(web_url(current_app.config["PRMONITOR"].github_api_url))
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc.lower() == base.netloc.lower():
+        return url
+    return None
 
 
 @bp.app_template_filter("steps")

@@ -15,10 +15,36 @@ class BadRequest(ValueError):
 
 
 def positive_int(raw, what):
-    """`raw` as a number from 1 to MAX_NUMBER, or BadRequest naming `what`."""
-    if not DIGITS.fullmatch(raw) or not 0 < int(raw) <= MAX_NUMBER:
-        raise BadRequest(f"{what} must be a positive integer")
+    """`raw` as a number from 1 to MAX_NUMBER, or BadRequest naming `what` and the bound."""
+    return bounded_int(raw, what, most=MAX_NUMBER)
+
+
+def bounded_int(raw, what, default=None, most=MAX_NUMBER):
+    """`raw` as a number from 1 to `most`; `default` when it is None (absent)."""
+    if raw is None and default is not None:
+        return default
+    if raw is None or not DIGITS.fullmatch(raw) or not 0 < int(raw) <= most:
+        raise BadRequest(f"{what} must be a whole number from 1 to {most:,}")
     return int(raw)
+
+
+PR_STATES = ("open", "closed", "merged")
+
+
+def pr_state(raw):
+    """A PR state to filter by (None passes), or BadRequest."""
+    if raw is None or raw in PR_STATES:
+        return raw
+    raise BadRequest(f"state must be one of {', '.join(PR_STATES)}")
+
+
+def pr_cursor(raw):
+    """The `after` of a page of PRs, as the last page's `next` gave it (None passes)."""
+    from prmonitor.storage.listing import PR_CURSOR
+
+    if raw is None or PR_CURSOR.fullmatch(raw):
+        return raw
+    raise BadRequest("after must be the `next` of the previous page")
 
 
 def repo_name(raw):

@@ -16,7 +16,10 @@ router = Router()
 @router.register("ping")
 def on_ping(event):
     """GitHub's hello when the webhook is created: nothing to store."""
-    log.info("ping delivery=%s zen=%r", event.delivery_id, event.payload.get("zen"))
+    zen = event.payload.get("zen")
+    log.info(
+        "ping delivery=%s zen=%r", event.delivery_id, zen[:100] if isinstance(zen, str) else zen
+    )
 
 
 @router.register("workflow_run")

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, current_app, jsonify, request
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError
+from werkzeug.exceptions import ClientDisconnected
 
 from prmonitor.github.payloads import PayloadError, clean_text
 from prmonitor.storage import db, deliveries, lease
@@ -70,7 +71,12 @@ def receive():
         return _reply(503, error="webhooks are disabled: set WEBHOOK_SECRET to accept deliveries")
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return _reply(413, error="payload larger than 25 MB")
-    body = request.get_data(cache=False)
+    try:
+        body = _read_body()
+    except (ClientDisconnected, TimeoutError) as exc:
+        return _incomplete_body(exc)
+    if body is None:
+        return _reply(413, error="payload larger than 25 MB")
     if not verify_signature(body, request.headers.get("X-Hub-Signature-256"), secrets):
         return _reply(401, error="missing or invalid X-Hub-Signature-256")
     name = _header("X-GitHub-Event")
@@ -82,6 +88,37 @@ def receive():
         return _reply(400, error="the body is not a JSON object")
     event = Event(name, payload, _header("X-GitHub-Delivery") or f"local-{uuid.uuid4()}")
     return _handle(event)
+
+
+def _read_body():
+    """The raw body, or None past MAX_BODY_BYTES. A chunked body has no Content-Length to check
+    first, and werkzeug's get_data() cuts it at the app's limit without a word (its signature
+    then fails: a 401): read up to one byte past the limit to tell. A read may return less
+    than it was asked for (werkzeug's stream is a raw one): read until the end."""
+    chunks, size = [], 0
+    while size <= MAX_BODY_BYTES:
+        chunk = request.stream.read(MAX_BODY_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > MAX_BODY_BYTES else b"".join(chunks)
+
+
+def _incomplete_body(exc):
+    """The body stopped short: it stalled past prmonitor.server.BODY_TIMEOUT (408), or the
+    client went away (400). Nothing that could be verified was read, so nothing is stored, and
+    the connection closes after the answer. (werkzeug reports a failed read as
+    ClientDisconnected, raised while handling the socket's error.)"""
+    timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+    log.info(
+        "delivery=%s body %s",
+        _header("X-GitHub-Delivery"),
+        "not received in time" if timed_out else "cut short",
+    )
+    if timed_out:
+        return _reply(408, error="request body not received in time")
+    return _reply(400, error="request body cut short")
 
 
 def _header(name):

@@ -85,10 +85,12 @@ def test_a_spent_rate_limit_defers_the_installation(poller, fake):
     fake.finish_run(next(r for r, run in fake.runs.items() if run["status"] != "completed"))
     fake.set_rate_limit(0, reset_in=900)
     report = poller.run_once()
-    assert report["errors"] == 1  # the first repository; the others wait for the reset too
+    # The installation's repositories could not be refreshed, and the first repository failed;
+    # the others wait for the reset.
+    assert report["errors"] == 2 and "rate limit" in report["problem"]
     assert fake.count(status=403) == 1  # asked once, then not again until the reset
     fake.set_rate_limit(5000)
-    poller.github._budgets.clear()  # as if the reset time had passed
+    poller.github.budgets.buckets.clear()  # as if the reset time had passed
     poller.run_once()
     assert_converged(fake)
 
@@ -101,7 +103,7 @@ def test_a_cold_start_beyond_the_budget_is_spread_over_cycles(poller, fake):
         if poller.run_once()["runs_deferred"] == 0:
             break
     assert_converged(fake)
-    remaining = poller.github._budgets[INSTALLATION].remaining
+    remaining = poller.github.budgets.buckets[INSTALLATION].remaining
     assert remaining >= 1000 - 3  # the reserve is kept, give or take one run's calls
 
 

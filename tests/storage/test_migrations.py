@@ -30,7 +30,12 @@ def bare_db(bare_app):
 
 
 def test_migrate_is_safe_to_rerun(bare_db):
-    assert db.migrate(bare_db) == ["0001_initial", "0002_app_tracking", "0003_polling"]
+    assert db.migrate(bare_db) == [
+        "0001_initial",
+        "0002_app_tracking",
+        "0003_polling",
+        "0004_delivery_retention",
+    ]
     assert db.migrate(bare_db) == []
 
 
@@ -109,7 +114,11 @@ def test_upgrade_from_0001_keeps_every_row(seed_era_db):
         # Times are stored as naive UTC whatever the session's time zone.
         seed_era_db.execute_sql("SET TIME ZONE 'Asia/Tokyo'")
     try:
-        assert db.migrate(seed_era_db) == ["0002_app_tracking", "0003_polling"]
+        assert db.migrate(seed_era_db) == [
+            "0002_app_tracking",
+            "0003_polling",
+            "0004_delivery_retention",
+        ]
     finally:
         if db.is_postgres(seed_era_db):
             seed_era_db.execute_sql("RESET TIME ZONE")

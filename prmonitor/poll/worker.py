@@ -1,0 +1,43 @@
+"""The `worker` process around the poller: stopping on Heroku's SIGTERM, and idling until
+credentials exist."""
+
+import logging
+import signal
+import threading
+
+from peewee import DatabaseError, InterfaceError
+
+from prmonitor.storage import db, deliveries
+
+log = logging.getLogger(__name__)
+
+
+def stop_on_signals():
+    """An event set by SIGTERM (Heroku stops a dyno so, then kills it 30 s later) or Ctrl-C."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+# While the worker has no credentials it says so this often.
+IDLE_REMINDER = 3600.0
+
+
+def idle_until_configured(stop, retention_days, every=IDLE_REMINDER):
+    """The worker before the App exists: Heroku starts it with the app (app.json), but its
+    credentials are set only once the App is created. Exiting would have it restarted again
+    and again; it waits instead, saying what to set now and then (setting a config var restarts
+    the dyno, with them), and keeps the deliveries table pruned for a webhook-only set-up."""
+    while True:
+        log.warning(
+            "poller idle: polling needs GitHub credentials; set APP_ID with PRIVATE_KEY (or "
+            "PRIVATE_KEY_PATH), or GITHUB_TOKEN, and restart"
+        )
+        try:
+            with db.database.connection_context():
+                deliveries.prune(retention_days)
+        except (DatabaseError, InterfaceError) as exc:
+            log.warning("deliveries not pruned: database error (%s)", db.describe(exc))
+        if stop.wait(every):
+            return

@@ -1,0 +1,31 @@
+"""`prmonitor show`: a pull request's runs, jobs and failures as text."""
+
+from prmonitor.storage import queries
+
+
+def print_pr(pr):
+    """A PR's summary, its runs (latest attempts) and its failed jobs, as text."""
+    summary = queries.workflow_summary(pr.id)
+    print(f"{pr.repo_full_name}#{pr.pr_number} {pr.title or ''}".rstrip())
+    print(f"state: {pr.state or 'unknown'}  head: {(pr.head_sha or '')[:12]}  {pr.html_url or ''}")
+    w, j = summary["workflows"], summary["jobs"]
+    print(
+        f"workflows: {w['total_workflows']} ({w['failed_workflows']} failed, "
+        f"{w['in_progress_workflows']} in progress)  jobs: {j['total_jobs']} "
+        f"({j['failed_jobs']} failed, {j['in_progress_jobs']} in progress)"
+    )
+    print()
+    for wf in queries.workflows_for_pr(pr.id):
+        verdict = wf["conclusion"] or wf["status"] or "?"
+        print(
+            f"  {verdict:<12} {wf['workflow_name'] or '?'} #{wf['run_number'] or '?'}"
+            f" attempt {wf['run_attempt']}: {wf['job_count']} jobs, {wf['failed_job_count']}"
+            f" failed, {wf['successful_job_count']} passed, {wf['in_progress_job_count']} running"
+        )
+    failed = queries.failed_jobs_for_pr(pr.id)
+    if failed:
+        print("\nfailed jobs:")
+    for job in failed:
+        print(f"  {job['workflow_name']} / {job['job_name']}")
+        print(f"    failed steps: {job['failed_steps']}")
+        print(f"    logs: {job['html_url']}")
