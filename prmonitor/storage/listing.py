@@ -21,7 +21,8 @@ class PrFilter(NamedTuple):
 
 # A page of PRs ends at (open, updated_at, id): "1.1764590400.42". Its rows sort by the same
 # three, descending, so the next page is the rows whose triple is smaller (a keyset: no OFFSET).
-PR_CURSOR = re.compile(r"([01])\.([0-9]{1,12})\.([0-9]{1,12})")
+# Ten digits of seconds reach the year 2286; a time past that is no page's end.
+PR_CURSOR = re.compile(r"([01])\.([0-9]{1,10})\.([0-9]{1,12})")
 
 
 def list_prs(where=None, limit=500):

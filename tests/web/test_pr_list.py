@@ -60,6 +60,7 @@ def test_filters_by_repository_and_state(client, prs):
         ("limit=0", "limit must be a whole number from 1 to 500"),
         ("limit=501", "limit must be a whole number from 1 to 500"),
         ("after=yesterday", "after must be the `next` of the previous page"),
+        ("after=1.999999999999.1", "after must be the `next` of the previous page"),
     ],
 )
 def test_bad_parameters_are_400(client, prs, query, message):
