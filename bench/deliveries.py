@@ -239,9 +239,15 @@ def ping_deliveries(secret, count):
 
 
 def _delivery(event, payload, secret, rng):
-    body = json.dumps(payload).encode()
+    return delivery(event, payload, secret, rng, separators=None)
+
+
+def delivery(event, payload, secret, rng, separators=(",", ":"), headers=()):
+    """A signed request as GitHub's Hookshot sends it (compact JSON unless `separators` say
+    otherwise), with its headers and any `headers` more."""
+    body = json.dumps(payload, separators=separators).encode()
     delivery_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    headers = [
+    lines = [
         "POST /api/github/webhooks HTTP/1.1",
         "Host: 127.0.0.1",
         "Accept: */*",
@@ -251,7 +257,8 @@ def _delivery(event, payload, secret, rng):
         f"X-GitHub-Delivery: {delivery_id}",
         f"X-GitHub-Event: {event}",
         "X-GitHub-Hook-ID: 400000001",
+        *headers,
         f"X-Hub-Signature-256: {sign(body, secret)}",
     ]
-    head = ("\r\n".join(headers) + "\r\n\r\n").encode()
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
     return Delivery(event, delivery_id, head + body)

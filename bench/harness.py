@@ -136,9 +136,14 @@ def free_port():
 
 
 def gunicorn_command(target, workers, worker_class, threads, port):
+    """gunicorn with the checkout's gunicorn.conf.py (prmonitor.server.settings(), as the
+    Procfile's web and `prmonitor serve` run); `deployed` keeps its worker model, `sync` and
+    `gthread` override it."""
     command = [str(Path(sys.executable).parent / "gunicorn"), "--chdir", str(ROOT)]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    command += ["--worker-class", worker_class, "--keep-alive", "5", "--log-level", "warning"]
+    command += ["--config", str(ROOT / "gunicorn.conf.py")]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
+    if worker_class != "deployed":
+        command += ["--worker-class", worker_class, "--keep-alive", "5"]
     if worker_class == "gthread":
         command += ["--threads", str(threads)]
     return [*command, target]

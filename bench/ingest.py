@@ -33,6 +33,8 @@ from pathlib import Path
 import harness
 from deliveries import build_deliveries, ping_deliveries
 
+from prmonitor.server import THREADS
+
 SECRET = "bench-" + uuid.uuid4().hex
 APP_TARGET = "app:app"  # the thin module at the repository root, as in the Procfile
 BARE_TARGET = "bench.bare_app:app"
@@ -217,8 +219,12 @@ def parse_args(argv=None):
     add("--runs-per-pr", type=int, default=4, help="runs per pull request (default 4)")
     add("--concurrency", type=int, default=8, help="client connections (default 8)")
     add("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    add("--worker-class", default="sync", help="comma list of sync, gthread (default sync)")
-    add("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    add(
+        "--worker-class",
+        default="sync",
+        help="comma list of sync, gthread, deployed (prmonitor.server's model; default sync)",
+    )
+    add("--threads", type=int, default=THREADS, help=f"per gthread worker (default {THREADS})")
     add("--backends", default=",".join(BACKENDS), help="comma list (default all)")
     add("--postgres-url", default=DEFAULT_POSTGRES, help=f"default {DEFAULT_POSTGRES}")
     add("--repeat", type=int, default=3, help="rounds per backend (default 3)")

@@ -3,6 +3,7 @@
 the master before it forks a single worker."""
 
 import contextlib
+import inspect
 import io
 import logging
 import os
@@ -12,6 +13,7 @@ import time
 
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers import gthread
 
 from prmonitor.config import Config, ConfigError
 
@@ -46,10 +48,37 @@ DEFAULT_WORKERS = 2
 _slots = threading.BoundedSemaphore(APP_SLOTS)  # per worker: each has its copy from the fork
 
 
+class ThreadWorker(gthread.ThreadWorker):
+    """gunicorn's gthread worker, but a connection is closed in a pool thread. gunicorn closes
+    one gracefully (RFC 9112 section 9.6: FIN, then it reads until the client's FIN, for 2 s at
+    most) in the worker's main thread, which meanwhile accepts, hands out and finishes nothing:
+    each stalled client answered 408, which never closes its side, stopped the worker for 2 s,
+    one after the other (and without keep-alive every request waits there for the client's
+    FIN). A kept-alive or deferred connection goes back to the main thread as before."""
+
+    def finish_request(self, conn, fs):
+        if (
+            not self.alive
+            or fs.cancelled()
+            or fs.exception() is not None
+            or fs.result() is not False
+        ):
+            return super().finish_request(conn, fs)
+        self.nr_conns -= 1
+        self.tpool.submit(conn.close, True)
+
+
+def _worker_class():
+    """ThreadWorker where gunicorn's gthread closes connections as described there (27 and
+    later: finish_request(conn, fs)); gthread itself elsewhere."""
+    parameters = list(inspect.signature(gthread.ThreadWorker.finish_request).parameters)
+    return "prmonitor.server.ThreadWorker" if parameters[1:3] == ["conn", "fs"] else "gthread"
+
+
 def settings():
     """gunicorn's settings, but for `bind` and the worker count (WEB_CONCURRENCY on Heroku)."""
     return {
-        "worker_class": "gthread",
+        "worker_class": _worker_class(),
         "threads": THREADS,
         # No keep-alive, as with the sync worker: a kept-alive connection stays with the worker
         # that accepted it, and a few busy ones can load one worker while the other idles.

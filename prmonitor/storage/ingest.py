@@ -17,10 +17,11 @@ from prmonitor.storage.models import (
 def record_run(row, hints=()):
     """Store a run attempt (payloads.parse_run) and link it to its PR: the one its head SHA
     belongs to, or the first of `hints` (payloads.pull_request_hints)."""
-    upserts.lock_commit(row["repo_full_name"], row["head_sha"])
+    upserts.lock_commit_unless_linked(row)
     workflow_id, pr_id = upserts.upsert_workflow(row)
     if pr_id is not None:
         return workflow_id
+    # Unlinked: the lock was taken (a linked run's pr_id is never cleared), before any write.
     hinted = [_remember_hinted_pr(hint, row) for hint in hints]
     upserts.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
     return workflow_id

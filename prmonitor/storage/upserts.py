@@ -208,6 +208,27 @@ def lock_commit(repo_full_name, head_sha):
         db.defer("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
+def lock_commit_unless_linked(row):
+    """lock_commit for a run delivery, unless its run attempt is already linked to a PR.
+
+    Every delivery of a run after its first finds the run linked: on a large push's one head
+    SHA, hundreds of runs would otherwise queue on one lock, each holding it to its COMMIT. A
+    linked run needs no lock: its pr_id is never set back to NULL, so the delivery creates no
+    row and links nothing (upsert_workflow returns the pr_id and record_run stops there), and
+    its one write, that row's upsert, waits for no lock holder's rows nor a holder for its
+    own: link_commit updates only rows whose pr_id IS NULL, and on Postgres an UPDATE skips,
+    without waiting for its lock, a row its snapshot sees failing the WHERE. The check and the
+    lock are one statement, deferred to travel with the upsert: no round trip of its own.
+    """
+    if db.is_postgres():
+        key = f"{row['repo_full_name']}:{row['head_sha']}"
+        db.defer(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)) WHERE NOT EXISTS (SELECT 1 "
+            "FROM workflows WHERE run_id = %s AND run_attempt = %s AND pr_id IS NOT NULL)",
+            [key, row["run_id"], row["run_attempt"]],
+        )
+
+
 def link_commit(repo_full_name, head_sha, pr_id=None):
     """Attach the runs and jobs of one commit that have no PR yet to the PR whose head it is
     (`pr_id` when the run itself named it): an open one first, then the newest. Call
