@@ -42,6 +42,7 @@ class Config:
     api_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     delivery_retention_days: int = 14
+    log_max_bytes: int = 256 * 2**20
 
     @classmethod
     def from_env(cls, environ=None):
@@ -69,6 +70,7 @@ class Config:
             api_token=env.get("API_TOKEN"),
             log_level=_log_level(env),
             delivery_retention_days=_retention(env),
+            log_max_bytes=_log_max_bytes(env),
         )
 
     @property
@@ -262,6 +264,17 @@ def _retention(env):
     if not DIGITS.fullmatch(raw) or not 4 <= int(raw) <= 3650:
         raise ConfigError("DELIVERY_RETENTION_DAYS", "must be a number of days from 4 to 3650")
     return int(raw)
+
+
+def _log_max_bytes(env):
+    """LOG_MAX_MB: how much of a failed job's log the diagnosis reads (default 256): past it,
+    the best line so far is kept and the job records that its log was cut."""
+    raw = env.get("LOG_MAX_MB")
+    if raw is None:
+        return 256 * 2**20
+    if not DIGITS.fullmatch(raw) or not 1 <= int(raw) <= 10240:
+        raise ConfigError("LOG_MAX_MB", "must be a number of megabytes from 1 to 10240")
+    return int(raw) * 2**20
 
 
 def _log_level(env):

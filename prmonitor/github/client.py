@@ -144,23 +144,6 @@ class GitHub:
             pages.append(self.get(pages[-1].next_url, None, installation, as_app))
         return pages
 
-    def download(self, path, installation=None):
-        """The text behind a redirect to a short-lived signed URL (a job's log). The storage
-        host gets no Authorization header: it must not see the token, and refuses one.
-        https://docs.github.com/en/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run
-        """
-        response = self.request("GET", self.url(path), installation, redirect=False)
-        location = response.headers.get("Location")
-        if response.status_code not in (301, 302, 303, 307, 308) or not location:
-            return response.text
-        try:
-            blob = requests.get(location, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise Unavailable(f"GET {_path(path)} log: {type(exc).__name__}") from None
-        if blob.status_code != 200:
-            raise GitHubError(f"GET {_path(path)} log: {blob.status_code}", blob.status_code)
-        return blob.text
-
     def post(self, path, body=None, installation=None, as_app=False):
         """POST `body` as JSON; the answer's JSON, or None when it has no body."""
         response = self.request("POST", self.url(path), installation, as_app, {}, body)

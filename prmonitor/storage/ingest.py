@@ -44,7 +44,8 @@ def _remember_hinted_pr(hint, run_row):
 def record_jobs(jobs):
     """Store (row, placeholder) jobs (payloads.parse_job, payloads.run_placeholder) in one
     transaction, each under its run attempt, created from its placeholder when the job came
-    first: a delivery's one job, or the poller's read of a run's jobs. The failure details of
+    first: a delivery's one job, or the poller's read of a run's jobs. A failed job gets its
+    diagnosis task (prmonitor.failures) in the same transaction. The failure details of
     their runs come after every job's row. A job's delivery locks its
     job's row and then its run's; a batch that locked the run after its first failed job and
     then waited for another job's row, locked by such a delivery waiting for the run, would
@@ -55,6 +56,7 @@ def record_jobs(jobs):
         workflow_id = _store_job(row, placeholder)
         if row["conclusion"] in FAILED_CONCLUSIONS:
             failed_runs.add(workflow_id)
+            upserts.enqueue_diagnosis(row["job_id"])
     for workflow_id in sorted(failed_runs):
         upserts.refresh_failure_details(workflow_id)
 

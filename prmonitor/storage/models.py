@@ -134,10 +134,42 @@ class WorkflowJob(BaseModel):
     status_rank = IntegerField(default=PLACEHOLDER_RANK)
     steps = TextField(null=True)
     labels = TextField(null=True)
+    # Written by the diagnosis (prmonitor.failures), never by a delivery or a poll.
+    failure_rule = CharField(null=True)
+    failure_signature = TextField(null=True)  # None for a generic line: never evidence
+    failure_excerpt = TextField(null=True)
+    failure_source = CharField(null=True)
+    log_truncated = BooleanField(null=True)  # None until diagnosed
+    failure_class = CharField(null=True)
+    evidence = TextField(null=True)
+    diagnosed_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "workflow_jobs"
-        indexes = ((("job_id",), True),)
+        indexes = (
+            (("job_id",), True),
+            (("head_sha", "job_name"), False),
+            (("failure_signature",), False),
+        )
+
+
+class DiagnosisTask(BaseModel):
+    """One per failed job: read its log and classify it, off the request path. `due` until a
+    worker has done it (`done`) or given up on its log (`gave_up`, the step name stays)."""
+
+    job_id = BigIntegerField(unique=True)
+    state = CharField(default="due")
+    attempts = IntegerField(default=0)
+    due_at = DateTimeField(default=utcnow)
+    claimed_by = CharField(null=True)
+    claimed_until = DateTimeField(null=True)
+    error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "diagnosis_tasks"
+        indexes = ((("state", "due_at"), False),)
 
 
 class Delivery(BaseModel):
@@ -224,6 +256,7 @@ MODELS = [
     PrHead,
     Workflow,
     WorkflowJob,
+    DiagnosisTask,
     Delivery,
     Installation,
     Repository,

@@ -7,14 +7,20 @@ A row only moves forward, whatever order events arrive in: the guard is part of 
 import json
 
 from prmonitor.storage import db
-from prmonitor.storage.models import FAILED_CONCLUSIONS, PLACEHOLDER_RANK, Pr, Workflow
+from prmonitor.storage.models import (
+    FAILED_CONCLUSIONS,
+    PLACEHOLDER_RANK,
+    Pr,
+    Workflow,
+    utcnow,
+)
 from prmonitor.storage.sql import execute, insert_sql, upsert_sql, with_defaults
 
 # Indexed columns an upsert never rewrites: the conflict key, and the run attempt a job belongs
 # to (GitHub never moves a job). SQLite rewrites the index entry of every indexed column a SET
 # names, changed or not: a page in the WAL at every delivery.
 _RUN_KEEPS = ("run_id", "run_attempt")
-_JOB_KEEPS = ("job_id", "workflow_id")
+_JOB_KEEPS = ("job_id", "workflow_id", "head_sha", "job_name")
 
 
 def _advances(table):
@@ -92,10 +98,32 @@ def upsert_job(row):
     """Insert or advance one job (a row with workflow_id and pr_id); a stored pr_id is never
     cleared. Deferred: on Postgres it travels with the transaction's next statement."""
     columns = tuple(row)
-    updates = [f"{c} = EXCLUDED.{c}" for c in columns if c not in (*_JOB_KEEPS, "pr_id")]
+    keeps = (*_JOB_KEEPS, "pr_id", "error_message")
+    updates = [f"{c} = EXCLUDED.{c}" for c in columns if c not in keeps]
     updates.append("pr_id = COALESCE(EXCLUDED.pr_id, workflow_jobs.pr_id)")
+    if "error_message" in columns:
+        # The failed step's name until the diagnosis has put the log's line there.
+        updates.append(
+            "error_message = CASE WHEN workflow_jobs.diagnosed_at IS NULL "
+            "THEN EXCLUDED.error_message ELSE workflow_jobs.error_message END"
+        )
     render = upsert_sql("workflow_jobs", columns, "job_id", updates, _advances("workflow_jobs"))
     execute(("job", columns), render, list(row.values()), deferred=True)
+
+
+def enqueue_diagnosis(job_id):
+    """One diagnosis task per failed job, whoever sees it complete first (a delivery, its
+    duplicate, a poll): the unique job_id makes the others' inserts do nothing. Deferred: it
+    commits with the job's row, in the same transaction."""
+
+    def render(param):
+        return (
+            "INSERT INTO diagnosis_tasks (job_id, state, attempts, due_at, created_at) "
+            f"VALUES ({param}, 'due', 0, {param}, {param}) ON CONFLICT (job_id) DO NOTHING"
+        )
+
+    now = utcnow()
+    execute("enqueue_diagnosis", render, [job_id, now, now], deferred=True)
 
 
 def refresh_failure_details(workflow_id):

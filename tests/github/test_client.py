@@ -9,7 +9,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from prmonitor.github import GitHub, GitHubError, NotFound, RateLimited, Unavailable, app_jwt
+from prmonitor.github import (
+    GitHub,
+    GitHubError,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    app_jwt,
+    downloads,
+)
 
 from ..fakes import app_client
 
@@ -201,7 +209,9 @@ def test_a_job_log_is_fetched_from_its_signed_url_without_the_token(fake, github
     run = fake.add_run(REPO, pr["head"]["sha"], jobs=("test",))
     fake.finish_run(run["id"], {"test": "failure"})
     job_id = next(job_id for job_id, job in fake.jobs.items() if job["run_id"] == run["id"])
-    log = github.download(f"repos/{REPO}/actions/jobs/{job_id}/logs", installation=7)
+    path = f"repos/{REPO}/actions/jobs/{job_id}/logs"
+    with downloads.stream(github, path, installation=7) as chunks:
+        log = b"".join(chunks).decode()
     assert "##[error]Process completed with exit code 1." in log
     blob = fake.calls[-1]
     assert blob.path.startswith("/_blobs/job-logs/") and blob.auth is None

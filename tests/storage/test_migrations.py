@@ -35,6 +35,7 @@ def test_migrate_is_safe_to_rerun(bare_db):
         "0002_app_tracking",
         "0003_polling",
         "0004_delivery_retention",
+        "0005_failure_diagnosis",
     ]
     assert db.migrate(bare_db) == []
 
@@ -118,6 +119,7 @@ def test_upgrade_from_0001_keeps_every_row(seed_era_db):
             "0002_app_tracking",
             "0003_polling",
             "0004_delivery_retention",
+            "0005_failure_diagnosis",
         ]
     finally:
         if db.is_postgres(seed_era_db):
