@@ -1,0 +1,1 @@
+"""Failure diagnosis: picking the line, classifying the failure, the diagnosis queue."""
