@@ -24,10 +24,14 @@ def up(migrator, db):
         migrator.add_column("workflow_jobs", "failure_class", CharField(null=True)),
         migrator.add_column("workflow_jobs", "evidence", TextField(null=True)),
         migrator.add_column("workflow_jobs", "diagnosed_at", DateTimeField(null=True)),
+        # When the class was last computed; None again when evidence for it may have arrived
+        # (the job passed on the same commit, a failure of the same signature was diagnosed).
+        migrator.add_column("workflow_jobs", "classified_at", DateTimeField(null=True)),
         # Evidence for a class is found by commit (a re-run, another attempt) and by signature
         # (the base branch, other PRs): both are read for every diagnosed failure.
         migrator.add_index("workflow_jobs", ("head_sha", "job_name")),
         migrator.add_index("workflow_jobs", ("failure_signature",)),
+        migrator.add_index("workflow_jobs", ("failure_class", "classified_at")),
     )
     db.create_tables([_diagnosis_tasks(db)])
 

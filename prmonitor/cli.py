@@ -1,4 +1,4 @@
-"""The `prmonitor` command: migrate, serve, poll, start, stop, show."""
+"""The `prmonitor` command: migrate, serve, poll, start, stop, show, diagnose."""
 
 import argparse
 import importlib.metadata
@@ -9,9 +9,10 @@ import sys
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from prmonitor import checkout, configure_logging, show
+from prmonitor import checkout, configure_logging, diagnose_cmd, show
 from prmonitor.config import Config, ConfigError, port_number
 from prmonitor.github import GitHubError
+from prmonitor.poll import Poller, worker
 from prmonitor.storage import db, queries
 from prmonitor.web.params import BadRequest, positive_int, repo_name
 
@@ -80,6 +81,7 @@ def _parser():
         "--repo", type=repo_arg, help="owner/name, when the number exists in several repositories"
     )
     show.set_defaults(command=cmd_show)
+    diagnose_cmd.add_parser(commands)
     return parser
 
 
@@ -194,8 +196,6 @@ def _require_credentials(config):
 
 def cmd_poll(config, args):
     """`prmonitor poll [--once]`: the reconciliation loop, or one cycle."""
-    from prmonitor.poll import Poller, worker
-
     if args.once:
         _require_credentials(config)
         return _poll_once(config, Poller.from_config(config))
@@ -204,9 +204,7 @@ def cmd_poll(config, args):
     if not config.can_poll:
         worker.idle_until_configured(stop, config.delivery_retention_days)
         return 0
-    poller = Poller.from_config(config, stop=stop)
-    log.info("poller started interval=%ss holder=%s", config.check_interval, poller.holder)
-    poller.run_forever(stop)
+    worker.run(config, Poller.from_config(config, stop=stop), stop)
     return 0
 
 
@@ -216,6 +214,7 @@ def _poll_once(config, poller):
         report = poller.run_once()
     finally:
         poller.release()
+    worker.diagnose_due(config)
     print(_report_line(report))
     if report and report["errors"] and not report["repos"]:
         raise CommandError(

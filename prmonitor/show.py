@@ -28,4 +28,32 @@ def print_pr(pr):
     for job in failed:
         print(f"  {job['workflow_name']} / {job['job_name']}")
         print(f"    failed steps: {job['failed_steps']}")
+        print_failure(job)
         print(f"    logs: {job['html_url']}")
+
+
+def print_failure(job):
+    """A failed job's line (the log's, or the failed step's until it is diagnosed) and its
+    class with the evidence's reason and first link."""
+    if job["error_message"]:
+        print(f"    line: {job['error_message']}")
+    if not job["failure_class"]:
+        print("    class: not diagnosed yet")
+        return
+    found = job["evidence"] or {}
+    reason = f" ({found['reason']})" if found.get("reason") else ""
+    print(f"    class: {job['failure_class']}{reason}")
+    link = evidence_link(found)
+    if link:
+        print(f"    evidence: {link}")
+
+
+def evidence_link(found):
+    """The first link of an evidence object: the passing job, the base run's job, the other
+    PR; None when it has none."""
+    if found.get("passed"):
+        return found["passed"].get("html_url")
+    for key in ("runs", "prs"):
+        if found.get(key):
+            return found[key][0].get("html_url")
+    return None

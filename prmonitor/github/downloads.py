@@ -20,15 +20,15 @@ def stream(github, path, installation=None, chunk_size=64 * 1024):
     response = github.request("GET", github.url(path), installation, redirect=False)
     location = response.headers.get("Location")
     if response.status_code not in REDIRECTS or not location:
-        yield iter([response.content])
-        return
+        raise GitHubError(f"GET {path}: {response.status_code} without a redirect")
     try:
         blob = requests.get(location, timeout=github.timeout, stream=True)
     except requests.RequestException as exc:
         raise Unavailable(f"GET {path} log: {type(exc).__name__}") from None
     with blob:
         if blob.status_code != 200:
-            raise GitHubError(f"GET {path} log: {blob.status_code}", blob.status_code)
+            # An expired or refused signed URL: the next call to the API signs a new one.
+            raise Unavailable(f"GET {path} log: storage answered {blob.status_code}")
         yield _chunks(blob, chunk_size, path)
 
 

@@ -4,7 +4,7 @@ Both paths parse with prmonitor.github.payloads and write through these function
 poll racing a webhook takes the same locks in the same order and cannot move a row backwards.
 """
 
-from prmonitor.storage import upserts
+from prmonitor.storage import evidence, upserts
 from prmonitor.storage.models import (
     FAILED_CONCLUSIONS,
     PLACEHOLDER_RANK,
@@ -57,6 +57,9 @@ def record_jobs(jobs):
         if row["conclusion"] in FAILED_CONCLUSIONS:
             failed_runs.add(workflow_id)
             upserts.enqueue_diagnosis(row["job_id"])
+        elif row["conclusion"] == "success" and row["job_name"]:
+            # Its failures on this commit, if any, may be flaky: classify them again.
+            evidence.outdate_by_commit(row["head_sha"], row["job_name"])
     for workflow_id in sorted(failed_runs):
         upserts.refresh_failure_details(workflow_id)
 

@@ -143,6 +143,7 @@ class WorkflowJob(BaseModel):
     failure_class = CharField(null=True)
     evidence = TextField(null=True)
     diagnosed_at = DateTimeField(null=True)
+    classified_at = DateTimeField(null=True)  # None: the class may be out of date
 
     class Meta:
         table_name = "workflow_jobs"
@@ -150,6 +151,7 @@ class WorkflowJob(BaseModel):
             (("job_id",), True),
             (("head_sha", "job_name"), False),
             (("failure_signature",), False),
+            (("failure_class", "classified_at"), False),
         )
 
 

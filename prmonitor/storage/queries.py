@@ -2,8 +2,9 @@
 explicit serializers (the seed's response shapes, field for field, plus a few more)."""
 
 import datetime
+import json
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, SQL, Case, fn
 
 from prmonitor.storage.models import (
     FAILED_CONCLUSIONS,
@@ -216,7 +217,32 @@ def job_to_dict(job):
         "completed_at": iso(job.completed_at),
         "labels": job.labels,
         "steps": job.steps,
+        **failure_fields(job),
     }
+
+
+def failure_fields(job):
+    """What the diagnosis says about a job (null until it is diagnosed): the line's rule,
+    signature, excerpt and source, the failure's class and its evidence (an object, with
+    links: the passing attempt, the base-branch runs, the other PRs)."""
+    return {
+        "failure_class": job.failure_class,
+        "failure_rule": job.failure_rule,
+        "failure_signature": job.failure_signature,
+        "failure_excerpt": job.failure_excerpt,
+        "failure_source": job.failure_source,
+        "log_truncated": bool(job.log_truncated),
+        "evidence": _json_object(job.evidence),
+        "diagnosed_at": iso(job.diagnosed_at),
+    }
+
+
+def _json_object(text):
+    try:
+        found = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def failed_jobs_for_pr(pr_id):
@@ -249,6 +275,7 @@ def failed_job_to_dict(job):
         "run_attempt": job.run_attempt,
         "workflow_id": job.workflow_id,
         "completed_at": iso(job.completed_at),
+        **failure_fields(job),
     }
 
 

@@ -8,6 +8,7 @@ https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE
 """
 
 import datetime
+import uuid
 from dataclasses import dataclass
 
 from prmonitor.storage import db
@@ -22,6 +23,7 @@ class Task:
     id: int
     job_id: int
     attempts: int  # this claim included
+    claim: str  # this claim's own token: a later claim of the task has another
 
 
 def has_due(now=None):
@@ -37,9 +39,10 @@ def has_due(now=None):
     return execute("diagnosis_has_due", render, [now, now]).fetchone() is not None
 
 
-def claim(holder, limit=4, now=None):
+def claim(holder, limit=1, now=None):
     """Claim up to `limit` due tasks for `holder`, oldest due first; returns them."""
     now = now or utcnow()
+    token = f"{holder}/{uuid.uuid4().hex[:12]}"
     skip_locked = " FOR UPDATE SKIP LOCKED" if db.is_postgres() else ""
 
     def render(param):
@@ -51,16 +54,27 @@ def claim(holder, limit=4, now=None):
             "RETURNING id, job_id, attempts"
         )
 
-    values = [holder, now + CLAIM_FOR, now, now, limit]
+    values = [token, now + CLAIM_FOR, now, now, limit]
     with db.writing():
         rows = execute(("diagnosis_claim", skip_locked), render, values).fetchall()
-    return sorted((Task(*row) for row in rows), key=lambda task: task.id)
+    return sorted((Task(*row, token) for row in rows), key=lambda task: task.id)
 
 
 def finish(task, state="done", error=None, now=None):
     """The task is over: `done`, or `gave_up` (its log could not be read; `error` says why).
-    Only its claimant's claim is finished: a task claimed again since is left to that one."""
-    _end(task, state, error, now)
+    Only this claim finishes it: False when the task was claimed again since (this claim
+    expired), and the caller then writes nothing."""
+
+    def render(param):
+        return (
+            f"UPDATE diagnosis_tasks SET state = {param}, error = {param}, finished_at = "
+            f"{param}, claimed_by = NULL, claimed_until = NULL WHERE id = {param} "
+            f"AND claimed_by = {param}"
+        )
+
+    values = [state, error and error[:500], now or utcnow(), task.id, task.claim]
+    with db.writing():
+        return execute("diagnosis_end", render, values).rowcount == 1
 
 
 def retry_later(task, delay, error, now=None, spend_attempt=True):
@@ -71,26 +85,14 @@ def retry_later(task, delay, error, now=None, spend_attempt=True):
     def render(param):
         return (
             f"UPDATE diagnosis_tasks SET due_at = {param}, claimed_by = NULL, "
-            f"claimed_until = NULL, error = {param}, attempts = {param} "
-            f"WHERE id = {param} AND attempts = {param}"
+            f"claimed_until = NULL, error = {param}, attempts = attempts - {param} "
+            f"WHERE id = {param} AND claimed_by = {param}"
         )
 
     due = now + datetime.timedelta(seconds=delay)
-    spent = task.attempts if spend_attempt else task.attempts - 1
-    values = [due, error[:500], spent, task.id, task.attempts]
-    execute("diagnosis_retry", render, values)
-
-
-def _end(task, state, error, now):
-    def render(param):
-        return (
-            f"UPDATE diagnosis_tasks SET state = {param}, error = {param}, finished_at = "
-            f"{param}, claimed_by = NULL, claimed_until = NULL WHERE id = {param} "
-            f"AND attempts = {param}"
-        )
-
-    values = [state, error and error[:500], now or utcnow(), task.id, task.attempts]
-    execute("diagnosis_end", render, values)
+    values = [due, error[:500], 0 if spend_attempt else 1, task.id, task.claim]
+    with db.writing():
+        execute("diagnosis_retry", render, values)
 
 
 def backlog(now=None):

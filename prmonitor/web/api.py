@@ -1,12 +1,12 @@
-"""The JSON API: the seed's four routes (also per repository), the PR list, /api/status and
-/healthz."""
+"""The JSON API: the seed's four routes (also per repository), the PR list, one job's diagnosis,
+/api/status and /healthz."""
 
 import datetime
 
 from flask import Blueprint, current_app, jsonify, request
 from peewee import InterfaceError, OperationalError
 
-from prmonitor.storage import lease, listing, queries
+from prmonitor.storage import diagnoses, lease, listing, queries, tasks
 from prmonitor.storage.db import database
 from prmonitor.web.params import (
     BadRequest,
@@ -18,6 +18,8 @@ from prmonitor.web.params import (
 )
 
 bp = Blueprint("api", __name__)
+# GitHub's job ids (eleven digits today) are 64-bit; the path takes up to twelve digits.
+JOB_ID_MAX = 10**12 - 1
 
 
 def error(status, message):
@@ -84,9 +86,11 @@ def pr_failed_jobs(number, owner=None, name=None):
 @bp.get("/api/prs/<number>/workflow-summary")
 @bp.get("/api/repos/<owner>/<name>/prs/<number>/workflow-summary")
 def pr_workflow_summary(number, owner=None, name=None):
-    """The seed's GET /api/prs/<number>/workflow-summary."""
+    """The seed's GET /api/prs/<number>/workflow-summary, with the failed jobs by class."""
     pr = _pr(number, _joined(owner, name))
-    return jsonify({"success": True, "summary": queries.workflow_summary(pr.id)})
+    summary = queries.workflow_summary(pr.id)
+    summary["failure_classes"] = diagnoses.failure_class_counts(pr.id)
+    return jsonify({"success": True, "summary": summary})
 
 
 @bp.get("/api/workflows/<workflow_id>/jobs")
@@ -94,6 +98,13 @@ def workflow_jobs(workflow_id):
     """The seed's GET /api/workflows/<id>/jobs."""
     jobs = queries.jobs_for_workflow(positive_int(workflow_id, "workflow id"))
     return jsonify({"success": True, "jobs": jobs})
+
+
+@bp.get("/api/jobs/<job_id>")
+def one_job(job_id):
+    """GET /api/jobs/<job_id>: one job by GitHub's job id, with its diagnosis and excerpt."""
+    found = diagnoses.job_by_github_id(bounded_int(job_id, "job id", most=JOB_ID_MAX))
+    return jsonify({"success": True, "job": found})
 
 
 def _joined(owner, name):
@@ -125,6 +136,7 @@ def status():
             "poller": poller,
             "health": poller_health(config, poller),
             "deliveries_last_24h": queries.delivery_outcomes(hours=24),
+            "diagnosis_tasks": tasks.backlog(),
         }
     )
 

@@ -30,6 +30,7 @@ ROUTES = [
     ("POST", r"/app-manifests/([A-Za-z0-9]+)/conversions", "none", "_convert_manifest"),
     ("GET", REPO + r"/actions/jobs/(\d+)/logs", "repo", "_job_logs"),
     ("GET", r"/_blobs/job-logs/(\d+)", "none", "_log_blob"),
+    ("GET", REPO + r"/check-runs/(\d+)/annotations", "repo", "_annotations"),
 ]
 
 

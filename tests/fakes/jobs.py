@@ -66,6 +66,31 @@ class Jobs:
             self._emit_job("completed", job)
             self._complete_run_if_done(self.runs[job["run_id"]], now)
 
+    def lose_runner(self, job_id):
+        """The job fails without ever running: no runner picked it up (or the one assigned was
+        lost before its first step), so it has no runner name, no steps and, often, no log."""
+        with self._lock:
+            job = self._job(job_id)
+            now = self._tick()
+            job.update(status="completed", conclusion="failure", completed_at=now, steps=[])
+            job.update(started_at=job["started_at"] or now, runner_id=None, runner_name=None)
+            self._emit_job("completed", job)
+            self._complete_run_if_done(self.runs[job["run_id"]], now)
+
+    def set_log(self, job_id, text=None, annotations=None):
+        """The log GitHub will serve for the job (lines without timestamps get the job's) and
+        its check run's annotations, in the REST API's shape."""
+        with self._lock:
+            job = self._job(job_id)
+            if text is not None:
+                at = job.get("completed_at") or job["created_at"]
+                self.job_logs[job_id] = "".join(
+                    line + "\n" if line[:4].isdigit() else f"{at[:-1]}.0000000Z {line}\n"
+                    for line in text.splitlines()
+                )
+            if annotations is not None:
+                self.job_annotations[job_id] = list(annotations)
+
     def _job(self, job_id):
         if job_id not in self.jobs:
             raise ValueError(f"unknown job {job_id}")

@@ -86,7 +86,16 @@ class RepoRoutes:
         job = self.jobs.get(int(job_id))
         if job is None:
             return not_found()
-        return Response(job_log(job), content_type="text/plain")
+        text = self.job_logs.get(job["id"]) or job_log(job)
+        return Response(text.encode(), content_type="text/plain")
+
+    def _annotations(self, exchange, repo, check_run_id):
+        """A job's id is its check run's id: the annotations problem matchers left on it.
+        https://docs.github.com/en/rest/checks/runs#list-check-run-annotations"""
+        job = self.jobs.get(int(check_run_id))
+        if job is None or self.runs[job["run_id"]]["full_name"] != repo["full_name"]:
+            return not_found()
+        return json_response(200, self.job_annotations.get(job["id"], []))
 
 
 def run_filter_matches(run, args):

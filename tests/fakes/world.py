@@ -60,6 +60,8 @@ class World:
         self._next_ids = dict(FIRST_IDS)
         self.installations, self.repos, self.prs = {}, {}, {}
         self.runs, self.jobs = {}, {}
+        # A job's log text and its check run's annotations, when a test sets them (set_log).
+        self.job_logs, self.job_annotations = {}, {}
         self.events, self.deliveries, self.redelivered = [], [], []
         self._repo_installation, self._forks, self._users = {}, {}, {}
         self._events_by_guid, self._run_numbers, self._workflow_ids = {}, {}, {}

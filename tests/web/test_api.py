@@ -157,6 +157,15 @@ def test_workflow_summary(client, pr17):
                 "failed_jobs": 1,
                 "in_progress_jobs": 1,
             },
+            # Added by the failure diagnosis; the seed's keys above are as they were.
+            "failure_classes": {
+                "infrastructure": 0,
+                "flaky": 0,
+                "broken_base": 0,
+                "seen_elsewhere": 0,
+                "new": 0,
+                "unclassified": 1,
+            },
         },
     }
 
