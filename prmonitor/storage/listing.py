@@ -1,10 +1,11 @@
 """The list of tracked pull requests, a page at a time (the API's /api/prs, the dashboard)."""
 
 import datetime
+import heapq
 import re
 from typing import NamedTuple
 
-from peewee import Case, Tuple, fn
+from peewee import Tuple, fn
 
 from prmonitor.storage.models import EPOCH, FAILED_CONCLUSIONS, Pr, Workflow
 from prmonitor.storage.queries import count_where, latest_attempt, pr_to_dict
@@ -24,32 +25,98 @@ class PrFilter(NamedTuple):
 # Ten digits of seconds reach the year 2286; a time past that is no page's end.
 PR_CURSOR = re.compile(r"([01])\.([0-9]{1,10})\.([0-9]{1,12})")
 
+# Each part of the list (the open PRs, then the rest) is read newest first, in the order of
+# the prs indexes of migration 0006 read backwards: no sort, and no row past the page's end.
+_NEWEST_FIRST = (Pr.updated_at.desc(), Pr.id.desc())
+
 
 def list_prs(where=None, limit=500):
     """Tracked PRs, open first then most recently updated, with their latest CI verdict; and
     the cursor of the next page (None on the last)."""
     where = where or PrFilter()
-    is_open = Case(None, [(Pr.state == "open", 1)], 0)
-    updated = fn.COALESCE(Pr.updated_at, EPOCH)
-    query = Pr.select(Pr, is_open.alias("open_first"))
-    if where.repo:
-        query = query.where(fn.LOWER(Pr.repo_full_name) == where.repo.lower())
-    if where.state:
-        query = query.where(Pr.state == where.state)
-    if where.after:
-        flag, seconds, pr_id = PR_CURSOR.fullmatch(where.after).groups()
-        since = datetime.datetime.fromtimestamp(int(seconds), datetime.UTC).replace(tzinfo=None)
-        query = query.where(Tuple(is_open, updated, Pr.id) < Tuple(int(flag), since, int(pr_id)))
-    prs = list(query.order_by(is_open.desc(), updated.desc(), Pr.id.desc()).limit(limit + 1))
+    prs = _page(where, limit + 1)
     cursor = _cursor(prs[limit - 1]) if len(prs) > limit else None
     prs = prs[:limit]
     verdicts = _verdicts([pr.id for pr in prs])
-    return [{**pr_to_dict(pr), **verdicts.get(pr.id, _NO_RUNS)} for pr in prs], cursor
+    return [{**_listed(pr), **verdicts.get(pr.id, _NO_RUNS)} for pr in prs], cursor
+
+
+def _page(where, wanted):
+    """Up to `wanted` PRs after the cursor: the rest of its part, then the parts after it."""
+    after = _after(where.after)
+    query = Pr.select()
+    if where.repo:
+        query = query.where(_in_repo(where.repo))
+    found = []
+    for flag, condition in _parts(where.state):
+        if after and flag > after[0]:
+            continue  # a cursor among the rest is past every open PR
+        since = after[1:] if after and flag == after[0] else None
+        found += _part(query.where(condition), since, wanted - len(found))
+        if len(found) == wanted:
+            break
+    return found
+
+
+def _after(cursor):
+    """PR_CURSOR's text as (open, updated_at, id), or None."""
+    if not cursor:
+        return None
+    flag, seconds, pr_id = PR_CURSOR.fullmatch(cursor).groups()
+    since = datetime.datetime.fromtimestamp(int(seconds), datetime.UTC).replace(tzinfo=None)
+    return int(flag), since, int(pr_id)
+
+
+def _parts(state):
+    """(open flag, condition) of each part of the list, open PRs first; a state is in one. A PR
+    of unknown state (a row from before the App) sorts with the closed ones."""
+    if state:
+        return [(int(state == "open"), Pr.state == state)]
+    return [(1, Pr.state == "open"), (0, (Pr.state != "open") | Pr.state.is_null())]
+
+
+def _in_repo(repo):
+    """The PRs of `repo`: by its exact name, which an index serves, else by any casing of it
+    (GitHub's names are case-insensitive), as queries.resolve_pr matches a repository."""
+    if Pr.select().where(Pr.repo_full_name == repo).exists():
+        return Pr.repo_full_name == repo
+    return fn.LOWER(Pr.repo_full_name) == repo.lower()
+
+
+def _part(query, since, wanted):
+    """Up to `wanted` rows of `query` newest first, after `since` (updated_at, id) if given.
+
+    A row of unknown time (updated_at NULL: written by hand, since ensure_pr and migration
+    0006 write the epoch) sorts as the epoch; NULL would sort first on Postgres and last on
+    SQLite, and no comparison admits it, so such rows are read apart and merged in."""
+    timed = query.where(Pr.updated_at.is_null(False))
+    untimed = query.where(Pr.updated_at.is_null())
+    if since:
+        timed = timed.where(Tuple(Pr.updated_at, Pr.id) < Tuple(*since))
+        untimed = untimed.where(Tuple(EPOCH, Pr.id) < Tuple(*since))
+    rows = list(timed.order_by(*_NEWEST_FIRST).limit(wanted))
+    if len(rows) == wanted and rows[-1].updated_at > EPOCH:
+        return rows  # the rows of unknown time come after all of these
+    untimed = untimed.order_by(*_NEWEST_FIRST).limit(wanted)
+    return list(heapq.merge(rows, untimed, key=_key, reverse=True))[:wanted]
+
+
+def _key(pr):
+    return pr.updated_at or EPOCH, pr.id
 
 
 def _cursor(pr):
     updated = (pr.updated_at or EPOCH).replace(tzinfo=datetime.UTC)
-    return f"{pr.open_first}.{int(updated.timestamp())}.{pr.id}"
+    return f"{int(pr.state == 'open')}.{int(updated.timestamp())}.{pr.id}"
+
+
+def _listed(pr):
+    """A PR as the list shows it: an unknown time (the epoch, for a PR known only from a run's
+    hint) is null, as it was before 0006 stored the epoch there."""
+    listed = pr_to_dict(pr)
+    if pr.updated_at == EPOCH:
+        listed["updated_at"] = None
+    return listed
 
 
 _NO_RUNS = {"total_workflows": 0, "failed_workflows": 0, "in_progress_workflows": 0}

@@ -62,7 +62,14 @@ class Pr(BaseModel):
 
     class Meta:
         table_name = "prs"
-        indexes = ((("pr_number", "repo_full_name"), True),)
+        indexes = (
+            (("pr_number", "repo_full_name"), True),
+            # The PR list, newest first (storage.listing): its open part, or one state; the
+            # rest; one repository's.
+            (("state", "updated_at", "id"), False),
+            (("updated_at", "id"), False),
+            (("repo_full_name", "updated_at", "id"), False),
+        )
 
 
 class PrHead(BaseModel):

@@ -40,12 +40,15 @@ def iso(value):
 
 
 def resolve_pr(number, repo=None):
-    """The PR with this number (in `repo` when given; repository names are case-insensitive)."""
-    query = Pr.select().where(Pr.pr_number == number)
-    prs = list(query.order_by(Pr.repo_full_name))
+    """The PR with this number (in `repo` when given; repository names are case-insensitive:
+    the exact name first, then any casing of it). The (pr_number, repo_full_name) index serves
+    both reads, however many repositories share the number."""
+    query = Pr.select().where(Pr.pr_number == number).order_by(Pr.repo_full_name)
     if repo:
-        exact = [pr for pr in prs if pr.repo_full_name == repo]
-        prs = exact or [pr for pr in prs if pr.repo_full_name.lower() == repo.lower()]
+        exact = list(query.where(Pr.repo_full_name == repo))
+        prs = exact or list(query.where(fn.LOWER(Pr.repo_full_name) == repo.lower()))
+    else:
+        prs = list(query)
     if not prs:
         where = f" in {repo}" if repo else ""
         raise NotFound(f"pull request #{number}{where} is not tracked")
@@ -283,7 +286,8 @@ def delivery_outcomes(hours=24):
     """{outcome: count} of the deliveries received in the last `hours`."""
     since = utcnow() - datetime.timedelta(hours=hours)
     query = (
-        Delivery.select(Delivery.outcome, fn.COUNT(Delivery.id))
+        # COUNT(*): Postgres counts from the (received_at, outcome) index alone.
+        Delivery.select(Delivery.outcome, fn.COUNT(SQL("*")))
         .where(Delivery.received_at >= since)
         .group_by(Delivery.outcome)
         .tuples()

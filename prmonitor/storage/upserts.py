@@ -8,6 +8,7 @@ import json
 
 from prmonitor.storage import db
 from prmonitor.storage.models import (
+    EPOCH,
     FAILED_CONCLUSIONS,
     PLACEHOLDER_RANK,
     Pr,
@@ -196,8 +197,10 @@ def upsert_pr(row, reopens=True, moves_head=True):
 
 
 def ensure_pr(row):
-    """A pull request known only from a run's pull_requests hint: create it if it is new."""
-    row = with_defaults(Pr, row)
+    """A pull request known only from a run's pull_requests hint: create it if it is new. Its
+    time is unknown: the epoch, as the payload parsers write it (never NULL, which the PR list's
+    keyset on updated_at could not order alike on SQLite and Postgres)."""
+    row = with_defaults(Pr, {**row, "updated_at": row.get("updated_at") or EPOCH})
     columns = tuple(row)
     render = insert_sql("prs", columns, "pr_number, repo_full_name")
     execute(("new_pr", columns), render, list(row.values()), deferred=True)

@@ -36,6 +36,7 @@ def test_migrate_is_safe_to_rerun(bare_db):
         "0003_polling",
         "0004_delivery_retention",
         "0005_failure_diagnosis",
+        "0006_pr_listing",
     ]
     assert db.migrate(bare_db) == []
 
@@ -120,6 +121,7 @@ def test_upgrade_from_0001_keeps_every_row(seed_era_db):
             "0003_polling",
             "0004_delivery_retention",
             "0005_failure_diagnosis",
+            "0006_pr_listing",
         ]
     finally:
         if db.is_postgres(seed_era_db):
