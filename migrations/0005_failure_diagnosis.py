@@ -28,8 +28,11 @@ def up(migrator, db):
         # (the job passed on the same commit, a failure of the same signature was diagnosed).
         migrator.add_column("workflow_jobs", "classified_at", DateTimeField(null=True)),
         # Evidence for a class is found by commit (a re-run, another attempt) and by signature
-        # (the base branch, other PRs): both are read for every diagnosed failure.
-        migrator.add_index("workflow_jobs", ("head_sha", "job_name")),
+        # (the base branch, other PRs): both are read for every diagnosed failure. The class in
+        # the first: each job that passes outdates its failures on its commit (storage.evidence),
+        # found by seeking the classes, not by reading every job of a commit (a large push's
+        # one commit has thousands).
+        migrator.add_index("workflow_jobs", ("head_sha", "job_name", "failure_class")),
         migrator.add_index("workflow_jobs", ("failure_signature",)),
         migrator.add_index("workflow_jobs", ("failure_class", "classified_at")),
     )

@@ -156,7 +156,7 @@ class WorkflowJob(BaseModel):
         table_name = "workflow_jobs"
         indexes = (
             (("job_id",), True),
-            (("head_sha", "job_name"), False),
+            (("head_sha", "job_name", "failure_class"), False),
             (("failure_signature",), False),
             (("failure_class", "classified_at"), False),
         )
