@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import deliveries
@@ -40,13 +39,6 @@ HEAD_SHA = hashlib.sha1(b"one large push").hexdigest()
 MEAN_DELIVERY_DELAY = 0.5  # seconds of GitHub-side queueing, which reorders close events
 LATE_RATE, LATE_DELAY = 0.02, (5, 60)  # deliveries that arrive after later events
 FAILURE_RATE = 0.1
-
-
-@dataclass(frozen=True)
-class Delivery:
-    event: str
-    delivery_id: str
-    request: bytes  # the whole HTTP/1.1 request, headers and signed body
 
 
 def examples_missing(directory=EXAMPLES):

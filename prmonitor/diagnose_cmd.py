@@ -119,7 +119,6 @@ def _stored_job(config, job_id):
     from peewee import DatabaseError, InterfaceError
 
     from prmonitor.storage import db, diagnoses
-    from prmonitor.storage.models import WorkflowJob
 
     path = db.sqlite_path(config.database_url)
     if path and path != ":memory:" and not os.path.exists(path):
@@ -127,10 +126,9 @@ def _stored_job(config, job_id):
     try:
         with db.bind(config.database_url).connection_context():
             job = diagnoses.job_to_read(job_id)
-            row = WorkflowJob.get_or_none(WorkflowJob.job_id == job_id)
     except (DatabaseError, InterfaceError, OSError):
         return None, None
-    return job, row.failure_class if row else None
+    return job, job.failure_class if job else None
 
 
 def _job_of_url(github, ref):

@@ -26,6 +26,7 @@ class Job:
     installation_id: int | None
     runner_name: str | None
     steps: str | None  # the stored JSON
+    failure_class: str | None = None  # as last classified
 
 
 def job_to_read(job_id):
@@ -37,6 +38,7 @@ def job_to_read(job_id):
             WorkflowJob.job_id,
             WorkflowJob.runner_name,
             WorkflowJob.steps,
+            WorkflowJob.failure_class,
             Workflow.repo_full_name,
             installation.alias("installation_id"),
         )
@@ -58,6 +60,7 @@ def job_to_read(job_id):
         row["installation_id"],
         row["runner_name"],
         row["steps"],
+        row["failure_class"],
     )
 
 
@@ -76,15 +79,20 @@ FAILURE_CLASSES = ("infrastructure", "flaky", "broken_base", "seen_elsewhere", "
 UNCLASSIFIED = "unclassified"  # failed, not diagnosed yet
 
 
-def job_by_github_id(job_id):
-    """One job by GitHub's job id, with its run's name, number and URL, its repository and its
-    PR's number (None when it has none); NotFound when it is not stored."""
-    job = (
+def job_with_run(job_id):
+    """The job with GitHub's id `job_id`, with its run (`job.workflow`); None when not stored."""
+    return (
         WorkflowJob.select(WorkflowJob, Workflow)
         .join(Workflow, on=(WorkflowJob.workflow == Workflow.id))
         .where(WorkflowJob.job_id == job_id)
         .first()
     )
+
+
+def job_by_github_id(job_id):
+    """One job by GitHub's job id, with its run's name, number and URL, its repository and its
+    PR's number (None when it has none); NotFound when it is not stored."""
+    job = job_with_run(job_id)
     if job is None:
         raise NotFound(f"job {job_id} is not stored")
     return {

@@ -3,6 +3,7 @@ same way), the failures whose class may have changed since, and the write of cla
 
 from peewee import Case, fn
 
+from prmonitor.storage import diagnoses
 from prmonitor.storage.models import FAILED_CONCLUSIONS, Pr, Workflow, WorkflowJob, utcnow
 from prmonitor.storage.queries import iso
 from prmonitor.storage.sql import execute
@@ -18,12 +19,7 @@ UPGRADABLE = ("new", "seen_elsewhere", "broken_base")
 def failed_job(job_id):
     """The job with GitHub's id `job_id`, with its run (`job.workflow`); None when not stored.
     Its PR, when it has one, is read by `pr_of`."""
-    return (
-        WorkflowJob.select(WorkflowJob, Workflow)
-        .join(Workflow, on=(WorkflowJob.workflow == Workflow.id))
-        .where(WorkflowJob.job_id == job_id)
-        .first()
-    )
+    return diagnoses.job_with_run(job_id)
 
 
 def pr_of(job):

@@ -106,9 +106,3 @@ def backlog(now=None):
 
     due, pending = execute("diagnosis_backlog", render, [now or utcnow()]).fetchone()
     return {"due": due, "retrying": pending - due}
-
-
-def counts():
-    """Tasks by state, for the tests."""
-    rows = db.database.execute_sql("SELECT state, COUNT(*) FROM diagnosis_tasks GROUP BY state")
-    return dict(rows.fetchall())
