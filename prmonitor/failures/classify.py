@@ -13,7 +13,7 @@ import functools
 import json
 
 from prmonitor.failures.rules import RULES
-from prmonitor.storage import db, evidence
+from prmonitor.storage import db, evidence, outbox
 from prmonitor.storage.diagnoses import FAILURE_CLASSES
 from prmonitor.storage.models import FAILED_CONCLUSIONS, utcnow
 
@@ -24,12 +24,15 @@ EXAMPLES = 5  # links kept in an evidence object
 
 def apply(job_id, now=None):
     """Compute and store the class and evidence of the failed job with GitHub's id `job_id`,
-    after its diagnosis was stored; returns the class (None: no such failed job)."""
+    after its diagnosis was stored; returns the class (None: no such failed job). Its PR's
+    notifications are due (prmonitor.notify)."""
     job = evidence.failed_job(job_id)
     if job is None or job.conclusion not in FAILED_CONCLUSIONS:
         return None
     failure_class, found = classify(job, now)
     evidence.store_class(job.id, failure_class, compact(found))
+    if job.pr_id is not None:
+        outbox.mark_pr(job.pr_id)
     return failure_class
 
 
@@ -45,12 +48,15 @@ def reclassify_recent(now=None, days=7, limit=50):
             continue
         failure_class, found = classify(job, now)
         text = compact(found)
-        changed += (failure_class, text) != (job.failure_class, job.evidence)
-        results.append((job.id, failure_class, text))
+        new = (failure_class, text) != (job.failure_class, job.evidence)
+        changed += new
+        results.append((job.id, failure_class, text, job.pr_id if new else None))
     if results:
         with db.writing():
-            for row_id, failure_class, text in results:
+            for row_id, failure_class, text, pr_id in results:
                 evidence.store_class(row_id, failure_class, text, now)
+                if pr_id is not None:
+                    outbox.mark_pr(pr_id)  # a new class or evidence: notifications say so
     return changed
 
 

@@ -149,6 +149,11 @@ class GitHub:
         response = self.request("POST", self.url(path), installation, as_app, {}, body)
         return _json(response) if response.content else None
 
+    def patch(self, path, body=None, installation=None):
+        """PATCH `body` as JSON as `installation`; the answer's JSON, or None."""
+        response = self.request("PATCH", self.url(path), installation, False, {}, body)
+        return _json(response) if response.content else None
+
     def url(self, path, params=None):
         """The absolute URL of an API path (a full URL is kept as it is), with `params`."""
         url = path if "://" in path else urljoin(self.api_url, path.lstrip("/"))

@@ -228,6 +228,7 @@ def parse_pull_request(pr, repo, installation=None):
         "state": "merged" if merged else state,
         "html_url": text(pr, "html_url", LONG),
         "updated_at": timestamp(pr, "updated_at") or EPOCH,
+        "draft": pr.get("draft") is True,
     }
 
 
@@ -281,7 +282,7 @@ RUN_KEYS = (
     "run_started_at",
     "pull_requests",
 )
-PULL_KEYS = ("number", "state", "title", "html_url", "updated_at", "merged_at", "merged")
+PULL_KEYS = ("number", "state", "title", "html_url", "updated_at", "merged_at", "merged", "draft")
 
 
 def slim_run(run):

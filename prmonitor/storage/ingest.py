@@ -4,7 +4,7 @@ Both paths parse with prmonitor.github.payloads and write through these function
 poll racing a webhook takes the same locks in the same order and cannot move a row backwards.
 """
 
-from prmonitor.storage import evidence, upserts
+from prmonitor.storage import evidence, outbox, upserts
 from prmonitor.storage.models import (
     FAILED_CONCLUSIONS,
     PLACEHOLDER_RANK,
@@ -16,14 +16,16 @@ from prmonitor.storage.models import (
 
 def record_run(row, hints=()):
     """Store a run attempt (payloads.parse_run) and link it to its PR: the one its head SHA
-    belongs to, or the first of `hints` (payloads.pull_request_hints)."""
+    belongs to, or the first of `hints` (payloads.pull_request_hints). A run that completed
+    makes its PR's notifications due (prmonitor.notify)."""
     upserts.lock_commit_unless_linked(row)
-    workflow_id, pr_id = upserts.upsert_workflow(row)
-    if pr_id is not None:
-        return workflow_id
-    # Unlinked: the lock was taken (a linked run's pr_id is never cleared), before any write.
-    hinted = [_remember_hinted_pr(hint, row) for hint in hints]
-    upserts.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
+    workflow_id, pr_id, written = upserts.upsert_workflow(row)
+    if pr_id is None:
+        # Unlinked: the lock was taken (a linked run's pr_id is never cleared), before any write.
+        hinted = [_remember_hinted_pr(hint, row) for hint in hints]
+        upserts.link_commit(row["repo_full_name"], row["head_sha"], hinted[0] if hinted else None)
+    if written and row.get("status") == "completed":
+        outbox.mark_commit(row["repo_full_name"], row["head_sha"])
     return workflow_id
 
 
@@ -103,6 +105,8 @@ def record_pull_request(row, action=None):
     # Every head the PR has had, even from a late event: runs of that commit belong to it.
     upserts.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
     upserts.link_commit(row["repo_full_name"], row["head_sha"])
+    if action == "ready_for_review":
+        outbox.mark_pr(pr_id)  # drafts got no notifications: now it does
     return pr_id
 
 

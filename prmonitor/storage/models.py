@@ -59,6 +59,7 @@ class Pr(BaseModel):
     created_at = DateTimeField(default=utcnow)
     tracking = CharField(default="auto")
     reconciled_at = DateTimeField(null=True)
+    draft = BooleanField(null=True)
 
     class Meta:
         table_name = "prs"
@@ -181,6 +182,64 @@ class DiagnosisTask(BaseModel):
         indexes = ((("state", "due_at"), False),)
 
 
+class NotifyOutbox(BaseModel):
+    """A PR whose notifications are due (prmonitor.notify): one row per PR, its changes
+    coalesced; `pending_since` None when nothing is pending. `version` rises with every change, so a
+    send that rendered an older version leaves the row due."""
+
+    pr_id = BigIntegerField(unique=True)
+    pending_since = DateTimeField(null=True)
+    changed_at = DateTimeField(null=True)
+    settled = BooleanField(default=False)
+    due_at = DateTimeField(null=True)
+    version = IntegerField(default=0)
+    attempts = IntegerField(default=0)
+    claimed_by = CharField(null=True)
+    claimed_until = DateTimeField(null=True)
+    error = TextField(null=True)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "notify_outbox"
+        indexes = ((("pending_since",), False),)
+
+
+class NotifyChannel(BaseModel):
+    """What one channel last published for a PR: the comment's or check run's id (for
+    `head_sha`), the hash of the body sent, and the channel's own memo (JSON)."""
+
+    pr_id = BigIntegerField()
+    channel = CharField()
+    head_sha = CharField(null=True)
+    remote_id = BigIntegerField(null=True)
+    body_hash = CharField(null=True)
+    memo = TextField(null=True)
+    updated_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "notify_channels"
+        indexes = ((("pr_id", "channel"), True),)
+
+
+class Notification(BaseModel):
+    """One notification sent (or failed): channel, action, GitHub's id, the body's hash."""
+
+    pr_id = BigIntegerField()
+    channel = CharField()
+    action = CharField()
+    installation_id = BigIntegerField(null=True)
+    head_sha = CharField(null=True)
+    body_hash = CharField(null=True)
+    remote_id = BigIntegerField(null=True)
+    headline = TextField(null=True)
+    error = TextField(null=True)
+    sent_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "notifications"
+        indexes = ((("pr_id", "sent_at"), False), (("installation_id", "sent_at"), False))
+
+
 class Delivery(BaseModel):
     """One webhook delivery id: its event, outcome and how often it came."""
 
@@ -266,6 +325,9 @@ MODELS = [
     Workflow,
     WorkflowJob,
     DiagnosisTask,
+    NotifyOutbox,
+    NotifyChannel,
+    Notification,
     Delivery,
     Installation,
     Repository,

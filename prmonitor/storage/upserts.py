@@ -36,7 +36,8 @@ def _advances(table):
 
 
 def upsert_workflow(row):
-    """Insert or advance one run attempt; returns (id, pr_id) of the stored row."""
+    """Insert or advance one run attempt; returns (id, pr_id, whether it was written) of the
+    stored row: an older or equal version of it writes nothing."""
     columns = tuple(row)
     render = upsert_sql(
         "workflows",
@@ -48,9 +49,9 @@ def upsert_workflow(row):
     )
     written = execute(("workflow", columns), render, list(row.values())).fetchone()
     if written is not None:
-        return tuple(written)
+        return (*written, True)
     workflow_id, pr_id, _, _ = workflow_state(row["run_id"], row["run_attempt"])
-    return workflow_id, pr_id
+    return workflow_id, pr_id, False
 
 
 def ensure_workflow(placeholder, found):

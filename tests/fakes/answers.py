@@ -31,6 +31,15 @@ ROUTES = [
     ("GET", REPO + r"/actions/jobs/(\d+)/logs", "repo", "_job_logs"),
     ("GET", r"/_blobs/job-logs/(\d+)", "none", "_log_blob"),
     ("GET", REPO + r"/check-runs/(\d+)/annotations", "repo", "_annotations"),
+    ("GET", r"/app", "jwt", "_get_app"),
+    ("GET", r"/user", "installation", "_get_user"),
+    ("GET", REPO + r"/issues/(\d+)/comments", "repo", "_list_comments"),
+    ("POST", REPO + r"/issues/(\d+)/comments", "repo", "_create_comment"),
+    ("PATCH", REPO + r"/issues/comments/(\d+)", "repo", "_edit_comment"),
+    ("DELETE", REPO + r"/issues/comments/(\d+)", "repo", "_delete_comment"),
+    ("POST", REPO + r"/check-runs", "repo", "_create_check_run"),
+    ("PATCH", REPO + r"/check-runs/(\d+)", "repo", "_update_check_run"),
+    ("GET", REPO + r"/commits/([0-9a-f]{40})/check-runs", "repo", "_list_check_runs"),
 ]
 
 

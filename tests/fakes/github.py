@@ -7,6 +7,7 @@ from .auth import Credentials, new_private_key, public_key
 from .faults import Faults
 from .jobs import Jobs
 from .limits import Accounting
+from .notes import Notes
 from .pulls import PullRequests
 from .repo_routes import RepoRoutes
 from .runs import Runs
@@ -20,6 +21,7 @@ class FakeGitHub(
     Credentials,
     Accounting,
     Faults,
+    Notes,
     Runs,
     Jobs,
     PullRequests,
@@ -40,6 +42,7 @@ class FakeGitHub(
         self.token_lifetime = token_lifetime
         self.page_limit = page_limit
         self._init_truth()
+        self._init_notes()
         self._init_service()
 
     def _init_service(self):

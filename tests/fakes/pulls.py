@@ -19,6 +19,7 @@ class PullRequests:
         head_ref=None,
         base_ref="main",
         fork=False,
+        draft=False,
     ):
         with self._lock:
             now = self._tick()
@@ -37,7 +38,7 @@ class PullRequests:
                 "title": title or f"Change number {number}",
                 "user": self._user(author),
                 "html_url": f"{WEB}/{full_name}/pull/{number}",
-                "draft": False,
+                "draft": draft,
                 "created_at": now,
                 "updated_at": now,
                 "closed_at": None,
@@ -67,6 +68,14 @@ class PullRequests:
             pr["updated_at"] = now
             self._emit_pr("synchronize", pr, before=before, after=after)
             return after
+
+    def ready_for_review(self, full_name, number):
+        """A draft marked ready: https://docs.github.com/en/webhooks/webhook-events-and-payloads?actions=ready_for_review#pull_request"""
+        with self._lock:
+            now = self._tick()
+            pr = self._open_pr(full_name, number)
+            pr.update(draft=False, updated_at=now)
+            self._emit_pr("ready_for_review", pr)
 
     def close_pr(self, full_name, number, merged=False):
         with self._lock:

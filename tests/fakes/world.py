@@ -14,7 +14,7 @@ WEB = "https://github.com"
 # The fake clock starts a day before the real one: deliveries stay inside GitHub's three-day
 # redelivery window, and every fake time is in the past.
 CLOCK_LEAD = datetime.timedelta(days=1)
-PERMISSIONS = {"actions": "read", "checks": "read", "metadata": "read", "pull_requests": "write"}
+PERMISSIONS = {"actions": "read", "checks": "write", "metadata": "read", "pull_requests": "write"}
 # First ids of each kind: far apart, so that a run id used as a job id finds nothing.
 FIRST_IDS = {
     "user": 9_000,
@@ -24,6 +24,8 @@ FIRST_IDS = {
     "delivery": 12_000_000_000,
     "run": 7_000_000_000,
     "job": 30_000_000_000,
+    "comment": 2_000_000_000,
+    "check_run": 40_000_000_000,
 }
 
 

@@ -37,6 +37,7 @@ def test_migrate_is_safe_to_rerun(bare_db):
         "0004_delivery_retention",
         "0005_failure_diagnosis",
         "0006_pr_listing",
+        "0007_notifications",
     ]
     assert db.migrate(bare_db) == []
 
@@ -122,6 +123,7 @@ def test_upgrade_from_0001_keeps_every_row(seed_era_db):
             "0004_delivery_retention",
             "0005_failure_diagnosis",
             "0006_pr_listing",
+            "0007_notifications",
         ]
     finally:
         if db.is_postgres(seed_era_db):
