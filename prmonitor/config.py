@@ -9,7 +9,17 @@ from urllib.parse import urlsplit
 DEFAULT_DATABASE_URL = "sqlite:///data/pr_tracking.db"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_MODEL = "claude-sonnet-4-5"
-NOTIFY_CHANNELS = ("comment", "slack", "log")
+NOTIFY_CHANNELS = ("comment", "check", "slack", "log")
+BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²", which int() refuses
 
@@ -38,6 +48,8 @@ class Config:
     anthropic_api_key: str | None = field(default=None, repr=False)
     anthropic_model: str = DEFAULT_MODEL
     notify: tuple[str, ...] = ("log",)
+    notify_debounce: float = 30.0
+    notify_drafts: bool = False
     slack_webhook_url: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
@@ -66,6 +78,8 @@ class Config:
             anthropic_api_key=env.get("ANTHROPIC_API_KEY"),
             anthropic_model=env.get("ANTHROPIC_MODEL") or DEFAULT_MODEL,
             notify=_notify(env, has_app=bool(app_id)),
+            notify_debounce=_seconds(env, "NOTIFY_DEBOUNCE", 30.0, 0, 3600),
+            notify_drafts=_boolean(env, "NOTIFY_DRAFTS"),
             slack_webhook_url=_optional_http_url(env, "SLACK_WEBHOOK_URL"),
             api_token=env.get("API_TOKEN"),
             log_level=_log_level(env),
@@ -231,26 +245,42 @@ def _optional_http_url(env, name):
 
 
 def _interval(env):
-    raw = env.get("CHECK_INTERVAL")
+    return _seconds(env, "CHECK_INTERVAL", 60.0, 1, 86400)
+
+
+def _seconds(env, name, default, low, high):
+    raw = env.get(name)
     if raw is None:
-        return 60.0
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError("CHECK_INTERVAL", "must be a number of seconds") from None
-    if not 1 <= value <= 86400:
-        raise ConfigError("CHECK_INTERVAL", "must be between 1 and 86400 seconds")
+        raise ConfigError(name, "must be a number of seconds") from None
+    if not low <= value <= high:  # NaN fails too
+        raise ConfigError(name, f"must be between {low} and {high} seconds")
     return value
+
+
+def _boolean(env, name, default=False):
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in BOOLEANS:
+        raise ConfigError(name, "must be true or false")
+    return BOOLEANS[raw.lower()]
 
 
 def _notify(env, has_app):
     raw = env.get("NOTIFY")
     if raw is None:
-        return ("comment",) if has_app else ("log",)
+        return ("comment", "check") if has_app else ("log",)
     channels = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
     unknown = [c for c in channels if c not in NOTIFY_CHANNELS]
     if unknown or not channels:
         raise ConfigError("NOTIFY", f"channels are a comma list of {', '.join(NOTIFY_CHANNELS)}")
+    if "check" in channels and not has_app:
+        # https://docs.github.com/en/rest/checks/runs#create-a-check-run
+        raise ConfigError("NOTIFY", "check runs can be written only by a GitHub App (APP_ID)")
     if "slack" in channels and not env.get("SLACK_WEBHOOK_URL"):
         raise ConfigError("SLACK_WEBHOOK_URL", "is required when NOTIFY includes slack")
     return channels

@@ -70,6 +70,21 @@ def test_start_poll_stop_in_token_mode(fake, token_env, tmp_path):
     assert "Fix the parser" in run_cli("show", "1", cwd=tmp_path, env=token_env).stdout
 
 
+def test_poll_once_sends_the_notifications(fake, token_env, tmp_path):
+    """Token mode with NOTIFY=comment: the comment is the token user's, once."""
+    env = {**token_env, "NOTIFY": "comment,log"}
+    assert run_cli("migrate", cwd=tmp_path, env=env).returncode == 0
+    assert run_cli("start", "1", "--repo", REPO, cwd=tmp_path, env=env).returncode == 0
+    polled = run_cli("poll", "--once", cwd=tmp_path, env=env)
+    assert polled.returncode == 0, polled.stderr
+    [comment] = fake.comments_on(REPO, 1)
+    assert comment["user"]["login"] == fake.personal_login
+    assert "❌ 1 new failure" in comment["body"]
+    assert 'headline="❌ 1 new failure"' in polled.stderr + polled.stdout
+    run_cli("poll", "--once", cwd=tmp_path, env=env)
+    assert len(fake.comments_on(REPO, 1)) == 1
+
+
 def test_start_takes_the_repo_from_the_origin_remote(token_env, tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     origin = f"git@github.com:{REPO}.git"

@@ -27,7 +27,8 @@ def test_app_credentials_with_escaped_newlines(pem):
     config = Config.from_env({"APP_ID": "12345", "PRIVATE_KEY": pem.replace("\n", "\\n")})
     assert config.private_key == pem
     assert config.has_app_credentials
-    assert config.notify == ("comment",)
+    assert config.notify == ("comment", "check")
+    assert (config.notify_debounce, config.notify_drafts) == (30.0, False)
 
 
 def test_private_key_path(pem, tmp_path):
@@ -52,6 +53,11 @@ def test_secrets_and_urls():
     assert config.check_interval == 30.0
     assert config.notify == ("log", "slack")
     assert Config.from_env({"DATABASE_URL": "postgresql://h/d"}).database_url == "postgresql://h/d"
+
+
+def test_notification_settings():
+    config = Config.from_env({"NOTIFY_DEBOUNCE": "0", "NOTIFY_DRAFTS": "Yes", "NOTIFY": "log"})
+    assert (config.notify, config.notify_debounce, config.notify_drafts) == (("log",), 0.0, True)
 
 
 @pytest.mark.parametrize(
@@ -79,6 +85,11 @@ def test_secrets_and_urls():
         ({"SLACK_WEBHOOK_URL": "https://hooks.slack.com:x/T0"}, "SLACK_WEBHOOK_URL"),
         ({"NOTIFY": "email"}, "NOTIFY"),
         ({"NOTIFY": "slack"}, "SLACK_WEBHOOK_URL"),
+        ({"NOTIFY": "comment,check", "GITHUB_TOKEN": "ghp_x"}, "NOTIFY"),
+        ({"NOTIFY_DEBOUNCE": "soon"}, "NOTIFY_DEBOUNCE"),
+        ({"NOTIFY_DEBOUNCE": "-1"}, "NOTIFY_DEBOUNCE"),
+        ({"NOTIFY_DEBOUNCE": "nan"}, "NOTIFY_DEBOUNCE"),
+        ({"NOTIFY_DRAFTS": "sometimes"}, "NOTIFY_DRAFTS"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ],
 )

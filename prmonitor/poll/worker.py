@@ -7,27 +7,30 @@ import threading
 
 from peewee import DatabaseError, InterfaceError
 
-from prmonitor.poll import diagnoser
+from prmonitor.poll import diagnoser, notifier
 from prmonitor.storage import db, deliveries
 
 log = logging.getLogger(__name__)
 
 
 def run(config, poller, stop):
-    """The worker: the poller in this thread every CHECK_INTERVAL, and the diagnosis loop in
-    another, every second, until `stop` is set."""
+    """The worker: the poller in this thread every CHECK_INTERVAL, and the diagnosis and
+    notification loops in others, every second, until `stop` is set."""
     log.info("poller started interval=%ss holder=%s", config.check_interval, poller.holder)
-    diagnosis = diagnoser.start(config, stop)
+    threads = [diagnoser.start(config, stop), notifier.start(config, stop)]
     try:
         poller.run_forever(stop)
     finally:
         stop.set()
-        diagnosis.join(timeout=20)
+        for thread in threads:
+            thread.join(timeout=10)
 
 
 def diagnose_due(config):
-    """`prmonitor poll --once`: the diagnoses due now, after the cycle."""
+    """`prmonitor poll --once`: the diagnoses due now, after the cycle, then every pending
+    notification."""
     diagnoser.DiagnosisLoop.from_config(config, threading.Event()).drain()
+    notifier.drain(config)
 
 
 def stop_on_signals():

@@ -6,7 +6,7 @@ import datetime
 from flask import Blueprint, current_app, jsonify, request
 from peewee import InterfaceError, OperationalError
 
-from prmonitor.storage import diagnoses, lease, listing, queries, tasks
+from prmonitor.storage import diagnoses, lease, listing, outbox, queries, tasks
 from prmonitor.storage.db import database
 from prmonitor.web.params import (
     BadRequest,
@@ -93,6 +93,29 @@ def pr_workflow_summary(number, owner=None, name=None):
     return jsonify({"success": True, "summary": summary})
 
 
+@bp.get("/api/prs/<number>/notifications")
+@bp.get("/api/repos/<owner>/<name>/prs/<number>/notifications")
+def pr_notifications(number, owner=None, name=None):
+    """What was sent about the PR, newest first (channel, action, GitHub's id, the body's
+    hash, the error), and whether more is pending."""
+    pr = _pr(number, _joined(owner, name))
+    sent = [_notification(row) for row in outbox.sent_for(pr.id)]
+    return jsonify({"success": True, "notifications": sent, "pending": outbox.pending(pr.id)})
+
+
+def _notification(row):
+    return {
+        "channel": row.channel,
+        "action": row.action,
+        "sent_at": row.sent_at.isoformat() + "Z" if row.sent_at else None,
+        "head_sha": row.head_sha,
+        "remote_id": row.remote_id,
+        "body_hash": row.body_hash,
+        "headline": row.headline,
+        "error": row.error,
+    }
+
+
 @bp.get("/api/workflows/<workflow_id>/jobs")
 def workflow_jobs(workflow_id):
     """The seed's GET /api/workflows/<id>/jobs."""
@@ -137,6 +160,7 @@ def status():
             "health": poller_health(config, poller),
             "deliveries_last_24h": queries.delivery_outcomes(hours=24),
             "diagnosis_tasks": tasks.backlog(),
+            "notifications": outbox.depth(),
         }
     )
 

@@ -27,7 +27,7 @@ MANIFEST = {
     "public": False,
     "default_permissions": {
         "actions": "read",
-        "checks": "read",
+        "checks": "write",
         "metadata": "read",
         "pull_requests": "write",
     },

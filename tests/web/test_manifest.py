@@ -17,7 +17,7 @@ def test_the_manifest_file_is_the_one_the_setup_page_sends():
     assert json.loads((ROOT / "github-app.json").read_text()) == MANIFEST
     assert MANIFEST["default_permissions"] == {
         "actions": "read",
-        "checks": "read",
+        "checks": "write",
         "metadata": "read",
         "pull_requests": "write",
     }
