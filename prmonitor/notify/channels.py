@@ -97,7 +97,7 @@ class Comment:
             return found["id"], "unchanged"  # sent before a crash lost its row
         if found is not None and self._edit(picture, found["id"], body):
             return found["id"], "edited"
-        self.pace.wait(picture.installation_id)
+        self.pace.wait(picture)
         path = f"repos/{picture.repo}/issues/{picture.number}/comments"
         answer = github_call(
             lambda: self.github.post(path, {"body": body}, picture.installation_id)
@@ -106,7 +106,7 @@ class Comment:
 
     def _edit(self, picture, comment_id, body):
         """PATCH the comment; False when it is gone."""
-        self.pace.wait(picture.installation_id)
+        self.pace.wait(picture)
         path = f"repos/{picture.repo}/issues/comments/{comment_id}"
         try:
             github_call(lambda: self.github.patch(path, {"body": body}, picture.installation_id))
@@ -120,7 +120,7 @@ class Comment:
         path = f"repos/{picture.repo}/issues/{picture.number}/comments"
         pages = github_call(
             lambda: self.github.get_pages(
-                path, {"per_page": 100}, picture.installation_id, limit=30
+                path, {"per_page": 100}, picture.installation_id, limit=10
             )
         )
         for page in pages:
@@ -162,9 +162,9 @@ class Check:
         same_head = state.head_sha == picture.head_sha and state.remote_id is not None
         if same_head and state.body_hash == body_hash:
             return None
-        check_id = state.remote_id if same_head else self.find(picture)
         body = {"status": "completed", "conclusion": "neutral", "output": output}
         try:
+            check_id = state.remote_id if same_head else self.find(picture)
             check_id, action = self._write(picture, check_id, body)
         except GitHubError as exc:
             if exc.status != 403:
@@ -176,7 +176,7 @@ class Check:
         )
 
     def _write(self, picture, check_id, body):
-        self.pace.wait(picture.installation_id)
+        self.pace.wait(picture)
         installation = picture.installation_id
         if check_id is not None:
             path = f"repos/{picture.repo}/check-runs/{check_id}"
@@ -247,9 +247,11 @@ class Slack:
         except requests.RequestException as exc:
             raise Retry(f"slack: {type(exc).__name__}") from None
         if response.status_code == 429 or response.status_code >= 500:
+            # https://api.slack.com/apis/rate-limits: 429 with Retry-After, nobody's failure.
             wait = response.headers.get("Retry-After", "")
             delay = int(wait) if wait.isascii() and wait.isdigit() else None
-            raise Retry(f"slack: {response.status_code}", delay)
+            limited = response.status_code == 429
+            raise Retry(f"slack: {response.status_code}", delay, spend_attempt=not limited)
         if response.status_code >= 400:
             raise Failed(f"slack: {response.status_code} {response.text[:100]}")
 

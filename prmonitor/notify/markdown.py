@@ -11,24 +11,29 @@ import re
 from urllib.parse import quote, urlsplit
 
 # Backslash escapes: GFM allows one before any ASCII punctuation.
-_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&:])")
+_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&:$])")
 _BACKTICKS = re.compile(r"`+")
 ZERO_WIDTH_SPACE = "\u200b"
 LINE_MAX = 300
 
 
 def text(value, limit=200):
-    """Plain text on one line: punctuation escaped, so no Markdown, HTML or autolink starts;
-    an @ cannot start a mention (a zero-width space follows it)."""
+    """Plain text on one line: punctuation escaped, so no Markdown, HTML, math or autolink
+    starts; neither an @ nor a # can start a mention or a reference (`#123`, `o/r#1`: GitHub
+    links them after rendering, escaped or not), a zero-width space follows each."""
     value = one_line(value, limit)
     value = _PUNCTUATION.sub(r"\\\1", value)
-    return value.replace("@", "@" + ZERO_WIDTH_SPACE)
+    return _unlinked(value)
+
+
+def _unlinked(value):
+    return value.replace("@", "@" + ZERO_WIDTH_SPACE).replace("#", "#" + ZERO_WIDTH_SPACE)
 
 
 def html_text(value, limit=200):
     """Text inside raw HTML (a <summary>): GFM leaves an HTML block's line as it is, so it is
     HTML-escaped instead of backslash-escaped; no mention either."""
-    return html.escape(one_line(value, limit)).replace("@", "@" + ZERO_WIDTH_SPACE)
+    return _unlinked(html.escape(one_line(value, limit), quote=False))
 
 
 def one_line(value, limit=LINE_MAX):

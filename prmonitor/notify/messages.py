@@ -20,7 +20,7 @@ from prmonitor.notify.markdown import (
 
 MARKER = "<!-- prmonitor:pr-status -->"  # with the App's own login, finds the sticky comment
 BODY_MAX = 65_000  # GitHub refuses a comment (or a check run summary) over 65,536 characters
-PER_SECTION = (50, 20, 5)  # failures listed per section at each level of detail
+PER_SECTION = (50, 20, 5, 1)  # failures listed per section at each level of detail
 NEW = ("new", None)  # None: a failure not yet diagnosed counts as the PR's own
 FOLDED = (
     ("broken_base", "Broken on the base branch"),
@@ -60,12 +60,13 @@ def headline(picture):
 
 
 def comment(picture):
-    """The sticky comment's body: the most detail that fits GitHub's limit."""
+    """The sticky comment's body: the most detail that fits GitHub's limit. Whole blocks are
+    dropped, never a string cut (a cut could end a code span early and let its text loose)."""
     for per_section in PER_SECTION:
-        body = _comment(picture, per_section, excerpts=per_section != PER_SECTION[-1])
+        body = _comment(picture, per_section, excerpts=per_section >= PER_SECTION[1])
         if len(body) <= BODY_MAX:
             return body
-    return body[: BODY_MAX - 20] + "\n\n…(cut)"
+    return "\n\n".join([MARKER, f"## {text(headline(picture), 300)}", _as_of(picture)]) + "\n"
 
 
 def _comment(picture, per_section, excerpts):

@@ -1,6 +1,7 @@
 """The pace of content-creating requests (comments, check runs): GitHub's secondary limits allow
 about 80 a minute and 500 an hour per installation, and ask for a second between them. Counted
-from the notifications log, so every worker sees the others' requests.
+from the notifications log (each request is noted before it goes out, whatever its answer), so
+every worker counts the others' requests; the second between two is kept within a process.
 https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits
 https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#pause-between-mutative-requests
 """
@@ -27,14 +28,14 @@ class Pace:
         self._last = -spacing
         self._lock = threading.Lock()
 
-    def wait(self, installation):
-        """Return when one more request may go out for `installation`; raise Retry (no attempt
-        spent) when its minute's or hour's share is used up."""
-        now = utcnow()
-        minute = outbox.content_writes(installation, now - datetime.timedelta(minutes=1))
+    def wait(self, picture):
+        """Return when one more request may go out for the picture's installation, noted as
+        going out; raise Retry (no attempt spent) when its minute's or hour's share is used."""
+        installation, now = picture.installation_id, utcnow()
+        minute = outbox.content_requests(installation, now - datetime.timedelta(minutes=1))
         if minute >= self.per_minute:
             raise Retry(f"{minute} content requests in the last minute", 60, spend_attempt=False)
-        hour = outbox.content_writes(installation, now - datetime.timedelta(hours=1))
+        hour = outbox.content_requests(installation, now - datetime.timedelta(hours=1))
         if hour >= self.per_hour:
             raise Retry(f"{hour} content requests in the last hour", 600, spend_attempt=False)
         with self._lock:
@@ -42,3 +43,4 @@ class Pace:
             if gap > 0:
                 self._sleep(gap)
             self._last = time.monotonic()
+        outbox.reserve_request(picture.pr_id, installation)

@@ -13,7 +13,7 @@ from prmonitor.storage.models import FAILED_CONCLUSIONS
 class Failure:
     """One failed job, as the notifications name it."""
 
-    key: str  # the same failure across re-runs: head, job name and what failed
+    key: str  # the same failure across re-runs and its diagnosis: head, workflow, job name
     job_id: int
     job_name: str
     job_url: str | None
@@ -74,8 +74,14 @@ def load(pr_id):
     jobs = rows.jobs_of(by_id)
     failed = [job for job in jobs if job.conclusion in FAILED_CONCLUSIONS]
     earlier = rows.earlier_failures(pr, by_id)
-    running = [job for job in jobs if job.status != "completed"]
-    unfinished_runs = any(run.status != "completed" for run in runs)
+    running = [job.job_name or "job" for job in jobs if job.status != "completed"]
+    # A run not completed whose jobs are not stored yet (or all done) is still running too.
+    busy = {job.workflow_id for job in jobs if job.status != "completed"}
+    running += [
+        f"{run.workflow_name or 'workflow'} (run)"
+        for run in runs
+        if run.status != "completed" and run.id not in busy
+    ]
     return Picture(
         pr_id=pr.id,
         repo=pr.repo_full_name,
@@ -87,8 +93,7 @@ def load(pr_id):
         draft=bool(pr.draft),
         installation_id=pr.installation_id,
         failures=tuple(failure(job, by_id[job.workflow_id]) for job in failed),
-        running=tuple(job.job_name or "job" for job in running)
-        or (("runs",) if unfinished_runs and not jobs else ()),
+        running=tuple(running),
         runs=len(runs),
         earlier=tuple(failure(job, job.workflow) for job in earlier),
         undiagnosed=len(rows.undiagnosed([job.job_id for job in failed])),
@@ -101,9 +106,9 @@ def failure(job, run):
     steps = _json(job.failed_steps, [])
     step = steps[0] if steps and isinstance(steps[0], str) else None
     line = job.error_message if job.error_message != step else None  # not the step again
-    what = job.failure_signature or job.error_message or step or ""
     return Failure(
-        key=f"{job.head_sha}:{job.job_name}:{what}"[:500],
+        # The same failure across its diagnosis and re-runs: what is announced once.
+        key=f"{job.head_sha}:{run.workflow_name}:{job.job_name}"[:500],
         job_id=job.job_id,
         job_name=job.job_name or f"job {job.job_id}",
         job_url=job.html_url,

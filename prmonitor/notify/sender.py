@@ -10,6 +10,8 @@ commit edits, never duplicates. Two workers never hold one row (storage.outbox.c
 import datetime
 import logging
 
+from peewee import DatabaseError, InterfaceError
+
 from prmonitor.github import GitHubError
 from prmonitor.notify import picture as pictures
 from prmonitor.notify.channels import Check, Comment, Failed, Log, Retry, Slack, entry
@@ -81,23 +83,33 @@ class Notifier:
         if picture is None or (picture.draft and not self.drafts):
             outbox.finish(due, now)
             return "skipped"
+        if due.attempts > MAX_ATTEMPTS:
+            log.warning("pr=%s notifications given up after %d tries", due.pr_id, MAX_ATTEMPTS)
+            outbox.finish(due, now, error=f"given up after {MAX_ATTEMPTS} tries")
+            return "gave_up"
         if picture.undiagnosed and not flush and due.pending_since > now - HOLD_FOR_DIAGNOSIS:
             # The failures' lines and classes are coming: one message with them, not several.
             outbox.retry_later(due, HOLD_RETRY, "waiting for diagnoses", now, spend_attempt=False)
             return "held"
-        retries = [r for r in (self._send_one(ch, picture, due) for ch in self.channels) if r]
-        if retries and due.attempts < MAX_ATTEMPTS:
-            delay = min(
-                r.delay or RETRY_DELAYS[min(due.attempts, len(RETRY_DELAYS)) - 1] for r in retries
-            )
+        retries = []
+        for channel in self.channels:
+            if not outbox.hold(due):
+                # The claim expired and another worker has the row: it sends from here.
+                log.warning("pr=%s notifications: claim lost, stopping", due.pr_id)
+                return "lost"
+            retries += [r for r in [self._send_one(channel, picture)] if r]
+        if retries:
+            backoff = RETRY_DELAYS[min(due.attempts, len(RETRY_DELAYS)) - 1]
+            delay = min(r.delay or backoff for r in retries)
             spend = any(r.spend_attempt for r in retries)
             outbox.retry_later(due, delay, "; ".join(map(str, retries)), now, spend_attempt=spend)
             return "retry"
         outbox.finish(due, now)
         return "sent"
 
-    def _send_one(self, channel, picture, due):
-        """One channel; the Retry it raised, else None (its result committed)."""
+    def _send_one(self, channel, picture):
+        """One channel; the Retry it raised, else None (its result committed). A channel's
+        own bug is retried like a 5xx (and given up with the row): the others still go."""
         state = outbox.channel_state(picture.pr_id, channel.name)
         try:
             result = channel.send(picture, state)
@@ -109,6 +121,12 @@ class Notifier:
             log.warning("pr=%s channel=%s failed: %s", picture.pr_id, channel.name, exc)
             self._failed(channel, picture, str(exc))
             return None
+        except (DatabaseError, InterfaceError):
+            raise
+        except Exception as exc:
+            log.exception("pr=%s channel=%s raised", picture.pr_id, channel.name)
+            self._failed(channel, picture, repr(exc))
+            return Retry(repr(exc))
         if result is not None:
             new_state, line = result
             outbox.save(picture.pr_id, channel.name, new_state, line)

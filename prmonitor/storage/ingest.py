@@ -91,6 +91,7 @@ def _store_job(row, placeholder):
 # https://docs.github.com/en/webhooks/webhook-events-and-payloads#pull_request
 REOPENING_ACTIONS = ("reopened",)
 HEAD_MOVING_ACTIONS = ("opened", "reopened", "synchronize")
+NOTIFYING_ACTIONS = (*HEAD_MOVING_ACTIONS, "ready_for_review")
 
 
 def record_pull_request(row, action=None):
@@ -105,8 +106,9 @@ def record_pull_request(row, action=None):
     # Every head the PR has had, even from a late event: runs of that commit belong to it.
     upserts.add_pr_head(pr_id, row["repo_full_name"], row["head_sha"])
     upserts.link_commit(row["repo_full_name"], row["head_sha"])
-    if action == "ready_for_review":
-        outbox.mark_pr(pr_id)  # drafts got no notifications: now it does
+    if action in NOTIFYING_ACTIONS:
+        # A new head (its runs may have completed before the PR was known), a draft made ready.
+        outbox.mark_pr(pr_id)
     return pr_id
 
 

@@ -21,7 +21,7 @@ from prmonitor.storage.models import Notification, NotifyChannel, NotifyOutbox, 
 from prmonitor.storage.sql import execute
 
 CLAIM_FOR = datetime.timedelta(minutes=5)
-CONTENT_ACTIONS = ("created", "edited")  # requests GitHub counts as creating content
+REQUEST = "request"  # a content-creating request to GitHub about to go out (pace.py)
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,11 @@ _UPSERT = (
 
 
 def _head_settled(alias):
-    """SQL: no run of the PR's head (prs `alias`) is still queued or running."""
+    """SQL: the PR's head (prs `alias`) has runs, and none is still queued or running."""
+    head = f"w.repo_full_name = {alias}.repo_full_name AND w.head_sha = {alias}.head_sha"
     return (
-        "NOT EXISTS (SELECT 1 FROM workflows w WHERE w.repo_full_name = "
-        f"{alias}.repo_full_name AND w.head_sha = {alias}.head_sha AND "
-        "COALESCE(w.status, '') <> 'completed')"
+        f"(EXISTS (SELECT 1 FROM workflows w WHERE {head}) AND NOT EXISTS (SELECT 1 FROM "
+        f"workflows w WHERE {head} AND COALESCE(w.status, '') <> 'completed'))"
     )
 
 
@@ -130,22 +130,37 @@ def claim(holder, quiet_since, pending_before, limit=1, now=None):
     return sorted((Due(*row[:4], _time(row[4]), token) for row in rows), key=lambda d: d.id)
 
 
-def finish(due, now=None):
-    """The PR's notifications are sent: nothing pending unless it changed since the claim
-    (its version moved), and then it stays pending for the next claim. False when the claim
-    was lost (it expired and another worker has the row)."""
+def finish(due, now=None, error=None):
+    """The PR's notifications are sent (or given up: `error` says why): nothing pending
+    unless it changed since the claim (its version moved), and then it stays pending for the
+    next claim. False when the claim was lost (it expired and another worker has the row)."""
 
     def render(param):
         return (
             f"UPDATE notify_outbox SET pending_since = CASE WHEN version = {param} THEN NULL "
             "ELSE pending_since END, claimed_by = NULL, claimed_until = NULL, due_at = NULL, "
-            f"attempts = 0, error = NULL, sent_at = {param} WHERE id = {param} AND "
+            f"attempts = 0, error = {param}, sent_at = {param} WHERE id = {param} AND "
             f"claimed_by = {param}"
         )
 
-    values = [due.version, now or utcnow(), due.id, due.claim]
+    values = [due.version, error, now or utcnow(), due.id, due.claim]
     with db.writing():
         return execute("notify_finish", render, values).rowcount == 1
+
+
+def hold(due, now=None):
+    """Extend the claim before a channel sends; False when it was lost (it expired and
+    another worker claimed the row), and then this worker must send nothing more."""
+
+    def render(param):
+        return (
+            f"UPDATE notify_outbox SET claimed_until = {param} WHERE id = {param} AND "
+            f"claimed_by = {param}"
+        )
+
+    values = [(now or utcnow()) + CLAIM_FOR, due.id, due.claim]
+    with db.writing():
+        return execute("notify_hold", render, values).rowcount == 1
 
 
 def retry_later(due, delay, error, now=None, spend_attempt=True):
@@ -244,25 +259,32 @@ def record(pr_id, channel, entry, now=None):
     ).execute()
 
 
-def content_writes(installation_id, since):
-    """How many comments and check runs were created or edited for the installation since
-    `since`: GitHub's secondary limits count such requests per installation."""
+def reserve_request(pr_id, installation_id, now=None):
+    """Note a content-creating request about to go out (whatever its answer will be), so that
+    every worker counts it: GitHub's secondary limits count requests per installation."""
+    entry = {"action": REQUEST, "installation_id": installation_id}
+    with db.writing():
+        record(pr_id, "github", entry, now)
+
+
+def content_requests(installation_id, since):
+    """How many content-creating requests went out for the installation since `since`."""
     return (
         Notification.select()
         .where(
             Notification.installation_id == installation_id,
             Notification.sent_at >= since,
-            Notification.action.in_(CONTENT_ACTIONS),
+            Notification.action == REQUEST,
         )
         .count()
     )
 
 
 def sent_for(pr_id, limit=100):
-    """The PR's notifications, newest first."""
+    """The PR's notifications (sent, unchanged or failed), newest first."""
     return list(
         Notification.select()
-        .where(Notification.pr_id == pr_id)
+        .where(Notification.pr_id == pr_id, Notification.action != REQUEST)
         .order_by(Notification.sent_at.desc(), Notification.id.desc())
         .limit(limit)
     )

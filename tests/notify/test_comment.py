@@ -9,7 +9,7 @@ from prmonitor.notify import messages
 from prmonitor.storage import db, outbox
 from prmonitor.storage.models import NotifyChannel, NotifyOutbox, utcnow
 
-from ..poll.world import job_ids
+from ..poll.world import deliver_events, job_ids
 from .world import REPO, drain, failing_run, sent, sync, writes
 
 
@@ -171,3 +171,23 @@ def test_hostile_job_names_and_log_lines_reach_github_escaped(client, fake, diag
     assert "<script>" not in outside and "<img" not in outside
     assert "@org/team" not in outside and "@octocat" not in outside
     assert "\\<script\\>alert\\(1\\)\\</script\\> @\u200borg/team" in comment["body"]
+
+
+def test_a_run_still_queued_keeps_the_pr_from_green(client, fake, diagnosis, notifier):
+    pr = fake.open_pr(REPO)
+    run = failing_run(fake, pr)
+    sync(client, fake, diagnosis)
+    drain(notifier)
+    fake.rerun(run["id"])
+    fake.finish_run(run["id"])  # the re-run passes...
+    fake.add_run(REPO, pr["head"]["sha"], name="Deploy preview", jobs=("deploy",))
+    # ...while another run is requested, none of its jobs delivered yet.
+    events = fake.events[fake._delivered_events :]
+    fake._delivered_events = len(fake.events)
+    deliver_events(
+        client, [e for e in events if e.name != "workflow_job" or "deploy" not in str(e.payload)]
+    )
+    drain(notifier)
+    [comment] = comments(fake, pr)
+    assert "All checks green" not in comment["body"]
+    assert "## ⏳ 1 job running" in comment["body"]

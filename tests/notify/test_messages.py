@@ -98,11 +98,27 @@ def test_a_javascript_url_is_never_a_link():
     assert "](javascript" not in body and "**test**" in body
 
 
-def test_the_body_fits_githubs_limit():
+def test_the_body_fits_githubs_limit_without_cutting_code():
     many = [failure(f"job {i}", line="x" * 290, excerpt="y\n" * 4000) for i in range(300)]
     body = messages.comment(picture(many))
     assert len(body) <= messages.BODY_MAX
     assert "_…and" in body
+    hostile = [
+        failure(HOSTILE_NAME * 3, failure_class=c, line=HOSTILE_LINE * 5, excerpt=HOSTILE_EXCERPT)
+        for c in ("new", "flaky", "broken_base", "infrastructure", "seen_elsewhere")
+        for _ in range(400)
+    ]
+    body = messages.comment(picture(hostile, running=[HOSTILE_NAME] * 400, earlier=hostile))
+    assert len(body) <= messages.BODY_MAX
+    outside = _outside_code(body)
+    assert "<script>" not in outside and "<img" not in outside and "@org" not in outside
+
+
+def test_references_and_math_do_not_start():
+    shown = messages.text("fixes #123 and o/r#4, costs $x$ @me")
+    assert "#\u200b123" in shown and "r\\#\u200b4" in shown
+    assert "\\$x\\$" in shown and "@\u200bme" in shown
+    assert messages.html_text("<b>#1 & 'q'</b>") == "&lt;b&gt;#\u200b1 &amp; 'q'&lt;/b&gt;"
 
 
 def test_slack_text_cannot_mention_or_link():

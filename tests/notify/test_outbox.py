@@ -146,3 +146,38 @@ def test_drafts_get_nothing_until_ready(client, fake, diagnosis, notifier):
     sync(client, fake, diagnosis)
     drain(notifier)
     assert len(fake.comments_on(REPO, pr["number"])) == 1
+
+
+def test_a_run_that_completed_before_its_pr_was_known_is_notified(
+    client, fake, diagnosis, notifier
+):
+    sha = "c" * 40
+    fake.add_run(REPO, sha, jobs=("test",))  # pushed and run before the PR was opened
+    run_id = max(fake.runs)
+    fake.finish_run(run_id, {"test": "failure"})
+    for job_id in job_ids(fake, run_id):
+        fake.set_log(job_id, "##[error]boom\n")
+    sync(client, fake, diagnosis)
+    pr = fake.open_pr(REPO, head_sha=sha)
+    sync(client, fake, diagnosis)
+    drain(notifier)
+    [comment] = fake.comments_on(REPO, pr["number"])
+    assert "❌ 1 new failure" in comment["body"]
+
+
+def test_a_worker_whose_claim_was_lost_sends_nothing(client, fake, diagnosis, notifier, pace):
+    from prmonitor.storage import outbox
+    from prmonitor.storage.models import NotifyOutbox, utcnow
+
+    pr = fake.open_pr(REPO)
+    failing_run(fake, pr)
+    sync(client, fake, diagnosis)
+    now = utcnow()
+    with db.database.connection_context():
+        [mine] = outbox.claim("slow-worker", now, now)
+        NotifyOutbox.update(claimed_until=now - datetime.timedelta(seconds=1)).execute()
+        [theirs] = outbox.claim("other-worker", now, now)
+        assert notifier.send(mine) == "lost"
+        assert writes(fake) == [] and fake.check_runs == {}
+        assert notifier.send(theirs) == "sent"
+    assert len(fake.comments_on(REPO, pr["number"])) == 1

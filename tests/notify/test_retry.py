@@ -3,6 +3,8 @@ rate limit's Retry-After is honoured, and nothing is sent twice meanwhile."""
 
 import time
 
+import pytest
+
 from prmonitor.storage import db
 from prmonitor.storage.models import EPOCH, NotifyOutbox, utcnow
 
@@ -67,3 +69,45 @@ def test_a_secondary_rate_limit_is_waited_out(client, fake, diagnosis, notifier)
     time.sleep(2.1)
     drain(notifier)
     assert len(fake.comments_on(REPO, pr["number"])) == 1
+
+
+def test_backoff_grows_and_the_row_is_given_up_in_the_end(client, fake, diagnosis, notifier):
+    from prmonitor.notify.sender import MAX_ATTEMPTS, RETRY_DELAYS
+
+    pr = fake.open_pr(REPO)
+    failing_run(fake, pr)
+    sync(client, fake, diagnosis)
+    fake.inject(comments_path(pr), status=500, method="POST", times=100)
+    waits = []
+    for _ in range(MAX_ATTEMPTS + 1):
+        drain(notifier)
+        [row] = outbox_rows()
+        if row.pending_since is None:
+            break
+        waits.append(round((row.due_at - utcnow()).total_seconds()))
+        with db.database.connection_context():
+            NotifyOutbox.update(due_at=EPOCH).execute()
+    assert [min(w, 1800) for w in waits[:3]] == [pytest.approx(d, abs=1) for d in RETRY_DELAYS[:3]]
+    [row] = outbox_rows()
+    assert row.pending_since is None and "given up" in row.error
+    assert fake.comments_on(REPO, pr["number"]) == []
+    failed = [n for n in sent("comment") if n.action == "failed"]
+    assert len(failed) == MAX_ATTEMPTS and all("500" in n.error for n in failed)
+
+
+def test_content_requests_are_paced_per_installation(client, fake, diagnosis, notify_github):
+    from prmonitor.notify.channels import Comment
+    from prmonitor.notify.pace import Pace
+    from prmonitor.notify.sender import Notifier
+
+    notifier = Notifier([Comment(notify_github, Pace(per_minute=3, spacing=0))])
+    prs = [fake.open_pr(REPO) for _ in range(5)]
+    for pr in prs:
+        failing_run(fake, pr)
+    sync(client, fake, diagnosis)
+    drain(notifier)
+    assert sum(len(fake.comments_on(REPO, pr["number"])) for pr in prs) == 3
+    held = [row for row in outbox_rows() if row.pending_since is not None]
+    assert len(held) == 2
+    assert all(row.attempts == 0 and "in the last minute" in row.error for row in held)
+    assert all(55 <= (row.due_at - utcnow()).total_seconds() <= 61 for row in held)

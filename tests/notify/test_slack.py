@@ -83,3 +83,20 @@ def test_a_slack_5xx_is_retried(client, fake, diagnosis, hook):
     drain(notifier)
     assert len(hook.received) == 2 and hook.received[0] == hook.received[1]
     assert [r.pending_since for r in outbox_rows()] == [None]
+
+
+def test_a_failure_announced_before_its_diagnosis_is_not_announced_again(
+    client, fake, diagnosis, hook
+):
+    from ..poll.world import deliver_events
+
+    notifier = Notifier([Slack(hook.url)], holder="slack")
+    pr = fake.open_pr(REPO)
+    failing_run(fake, pr)
+    deliver_events(client, fake.events)  # `poll --once` sends before the log was read
+    fake._delivered_events = len(fake.events)
+    drain(notifier)
+    assert len(hook.received) == 1 and "Run tests" in json.dumps(hook.received[0])
+    sync(client, fake, diagnosis)  # diagnosed: its line changes, it is the same failure
+    drain(notifier)
+    assert len(hook.received) == 1
