@@ -47,6 +47,10 @@ class Config:
     check_interval: float = 60.0
     anthropic_api_key: str | None = field(default=None, repr=False)
     anthropic_model: str = DEFAULT_MODEL
+    anthropic_base_url: str | None = None
+    analysis_max_per_head: int = 8
+    analysis_max_per_hour: int = 60
+    analysis_input_tokens: int = 30_000
     notify: tuple[str, ...] = ("log",)
     notify_debounce: float = 30.0
     notify_drafts: bool = False
@@ -77,6 +81,10 @@ class Config:
             check_interval=_interval(env),
             anthropic_api_key=env.get("ANTHROPIC_API_KEY"),
             anthropic_model=env.get("ANTHROPIC_MODEL") or DEFAULT_MODEL,
+            anthropic_base_url=_optional_http_url(env, "ANTHROPIC_BASE_URL"),
+            analysis_max_per_head=_whole(env, "ANALYSIS_MAX_PER_HEAD", 8, 0, 100),
+            analysis_max_per_hour=_whole(env, "ANALYSIS_MAX_PER_HOUR", 60, 0, 10_000),
+            analysis_input_tokens=_whole(env, "ANALYSIS_INPUT_TOKENS", 30_000, 2_000, 500_000),
             notify=_notify(env, has_app=bool(app_id)),
             notify_debounce=_seconds(env, "NOTIFY_DEBOUNCE", 30.0, 0, 3600),
             notify_drafts=_boolean(env, "NOTIFY_DRAFTS"),
@@ -259,6 +267,15 @@ def _seconds(env, name, default, low, high):
     if not low <= value <= high:  # NaN fails too
         raise ConfigError(name, f"must be between {low} and {high} seconds")
     return value
+
+
+def _whole(env, name, default, low, high):
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if not DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}")
+    return int(raw)
 
 
 def _boolean(env, name, default=False):

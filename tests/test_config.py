@@ -55,6 +55,16 @@ def test_secrets_and_urls():
     assert Config.from_env({"DATABASE_URL": "postgresql://h/d"}).database_url == "postgresql://h/d"
 
 
+def test_analysis_settings():
+    config = Config.from_env({})
+    assert (config.analysis_max_per_head, config.analysis_max_per_hour) == (8, 60)
+    assert config.analysis_input_tokens == 30_000 and config.anthropic_base_url is None
+    env = {"ANALYSIS_MAX_PER_HEAD": "3", "ANALYSIS_INPUT_TOKENS": "50000"}
+    config = Config.from_env({**env, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9/"})
+    assert (config.analysis_max_per_head, config.analysis_input_tokens) == (3, 50_000)
+    assert config.anthropic_base_url == "http://127.0.0.1:9/"
+
+
 def test_notification_settings():
     config = Config.from_env({"NOTIFY_DEBOUNCE": "0", "NOTIFY_DRAFTS": "Yes", "NOTIFY": "log"})
     assert (config.notify, config.notify_debounce, config.notify_drafts) == (("log",), 0.0, True)
@@ -90,6 +100,10 @@ def test_notification_settings():
         ({"NOTIFY_DEBOUNCE": "-1"}, "NOTIFY_DEBOUNCE"),
         ({"NOTIFY_DEBOUNCE": "nan"}, "NOTIFY_DEBOUNCE"),
         ({"NOTIFY_DRAFTS": "sometimes"}, "NOTIFY_DRAFTS"),
+        ({"ANTHROPIC_BASE_URL": "ftp://x"}, "ANTHROPIC_BASE_URL"),
+        ({"ANALYSIS_MAX_PER_HEAD": "many"}, "ANALYSIS_MAX_PER_HEAD"),
+        ({"ANALYSIS_MAX_PER_HOUR": "-1"}, "ANALYSIS_MAX_PER_HOUR"),
+        ({"ANALYSIS_INPUT_TOKENS": "100"}, "ANALYSIS_INPUT_TOKENS"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ],
 )

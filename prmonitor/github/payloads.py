@@ -229,6 +229,7 @@ def parse_pull_request(pr, repo, installation=None):
         "html_url": text(pr, "html_url", LONG),
         "updated_at": timestamp(pr, "updated_at") or EPOCH,
         "draft": pr.get("draft") is True,
+        "body": text(pr, "body", LONG),
     }
 
 
@@ -282,7 +283,17 @@ RUN_KEYS = (
     "run_started_at",
     "pull_requests",
 )
-PULL_KEYS = ("number", "state", "title", "html_url", "updated_at", "merged_at", "merged", "draft")
+PULL_KEYS = (
+    "number",
+    "state",
+    "title",
+    "html_url",
+    "updated_at",
+    "merged_at",
+    "merged",
+    "draft",
+    "body",
+)
 
 
 def slim_run(run):

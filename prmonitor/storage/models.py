@@ -7,6 +7,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
+    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -60,6 +61,7 @@ class Pr(BaseModel):
     tracking = CharField(default="auto")
     reconciled_at = DateTimeField(null=True)
     draft = BooleanField(null=True)
+    body = TextField(null=True)
 
     class Meta:
         table_name = "prs"
@@ -240,6 +242,63 @@ class Notification(BaseModel):
         indexes = ((("pr_id", "sent_at"), False), (("installation_id", "sent_at"), False))
 
 
+class Analysis(BaseModel):
+    """An AI analysis of one failure (prmonitor.failures.analysis), keyed by head SHA, job
+    name and signature; `due` until done (it is its own task), then its verdict."""
+
+    key = CharField(max_length=700, unique=True)
+    job_id = BigIntegerField()
+    pr_id = BigIntegerField(null=True)
+    installation_id = BigIntegerField(null=True)
+    head_sha = CharField()
+    job_name = TextField(null=True)
+    state = CharField(default="due")
+    attempts = IntegerField(default=0)
+    due_at = DateTimeField(default=utcnow)
+    claimed_by = CharField(null=True)
+    claimed_until = DateTimeField(null=True)
+    model = CharField(null=True)
+    verdict = CharField(null=True)
+    confidence = FloatField(null=True)
+    explanation = TextField(null=True)
+    fix = TextField(null=True)
+    evidence = TextField(null=True)
+    grounded = BooleanField(null=True)
+    reason = TextField(null=True)
+    input_tokens = IntegerField(null=True)
+    output_tokens = IntegerField(null=True)
+    cache_read_tokens = IntegerField(null=True)
+    cache_creation_tokens = IntegerField(null=True)
+    latency_ms = IntegerField(null=True)
+    error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "analyses"
+        indexes = (
+            (("state", "due_at"), False),
+            (("job_id",), False),
+            (("head_sha",), False),
+            (("installation_id", "finished_at"), False),
+        )
+
+
+class AnalysisFeedback(BaseModel):
+    """Whether a verdict was right: said by a person, or by a later event (`source` auto)."""
+
+    analysis_id = BigIntegerField()
+    correct = BooleanField()
+    note = TextField(null=True)
+    source = CharField()
+    who = CharField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "analysis_feedback"
+        indexes = ((("analysis_id",), False),)
+
+
 class Delivery(BaseModel):
     """One webhook delivery id: its event, outcome and how often it came."""
 
@@ -328,6 +387,8 @@ MODELS = [
     NotifyOutbox,
     NotifyChannel,
     Notification,
+    Analysis,
+    AnalysisFeedback,
     Delivery,
     Installation,
     Repository,

@@ -32,6 +32,7 @@ ROUTES = [
     ("GET", r"/_blobs/job-logs/(\d+)", "none", "_log_blob"),
     ("GET", REPO + r"/check-runs/(\d+)/annotations", "repo", "_annotations"),
     ("GET", r"/app", "jwt", "_get_app"),
+    ("GET", REPO + r"/pulls/(\d+)/files", "repo", "_list_pr_files"),
     ("GET", r"/user", "installation", "_get_user"),
     ("GET", REPO + r"/issues/(\d+)/comments", "repo", "_list_comments"),
     ("POST", REPO + r"/issues/(\d+)/comments", "repo", "_create_comment"),

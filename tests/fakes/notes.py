@@ -17,7 +17,7 @@ class Notes:
     """`comments[id]` every comment as the REST API serves it, `check_runs[id]` every check run."""
 
     def _init_notes(self):
-        self.comments, self.check_runs = {}, {}
+        self.comments, self.check_runs, self.pr_files = {}, {}, {}
         self.personal_login = "octo-bot"
 
     # -- builders ---------------------------------------------------------------------------

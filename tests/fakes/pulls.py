@@ -3,6 +3,7 @@ merged, reopened, each change a `pull_request` event."""
 
 import copy
 
+from .http import not_found, paged
 from .world import API, WEB, new_sha
 
 
@@ -20,6 +21,7 @@ class PullRequests:
         base_ref="main",
         fork=False,
         draft=False,
+        body=None,
     ):
         with self._lock:
             now = self._tick()
@@ -36,6 +38,7 @@ class PullRequests:
                 "number": number,
                 "state": "open",
                 "title": title or f"Change number {number}",
+                "body": body,
                 "user": self._user(author),
                 "html_url": f"{WEB}/{full_name}/pull/{number}",
                 "draft": draft,
@@ -68,6 +71,28 @@ class PullRequests:
             pr["updated_at"] = now
             self._emit_pr("synchronize", pr, before=before, after=after)
             return after
+
+    def set_files(self, full_name, number, files):
+        """The PR's changed files as GET /repos/{o}/{r}/pulls/{n}/files lists them: dicts with
+        filename and patch (status, additions and deletions filled in)."""
+        with self._lock:
+            self.pr_files[(full_name, number)] = [
+                {
+                    "sha": new_sha(),
+                    "status": "modified",
+                    "additions": 1,
+                    "deletions": 1,
+                    "changes": 2,
+                    **item,
+                }
+                for item in files
+            ]
+
+    def _list_pr_files(self, exchange, repo, number):
+        key = (repo["full_name"], int(number))
+        if key not in self.prs:
+            return not_found()
+        return paged(exchange.request, self.pr_files.get(key, []), self.page_limit)
 
     def ready_for_review(self, full_name, number):
         """A draft marked ready: https://docs.github.com/en/webhooks/webhook-events-and-payloads?actions=ready_for_review#pull_request"""

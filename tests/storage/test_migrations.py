@@ -38,6 +38,7 @@ def test_migrate_is_safe_to_rerun(bare_db):
         "0005_failure_diagnosis",
         "0006_pr_listing",
         "0007_notifications",
+        "0008_analyses",
     ]
     assert db.migrate(bare_db) == []
 
@@ -124,6 +125,7 @@ def test_upgrade_from_0001_keeps_every_row(seed_era_db):
             "0005_failure_diagnosis",
             "0006_pr_listing",
             "0007_notifications",
+            "0008_analyses",
         ]
     finally:
         if db.is_postgres(seed_era_db):
