@@ -29,7 +29,20 @@ def print_pr(pr):
         print(f"  {job['workflow_name']} / {job['job_name']}")
         print(f"    failed steps: {job['failed_steps']}")
         print_failure(job)
+        print_analysis(job.get("analysis"))
         print(f"    logs: {job['html_url']}")
+
+
+def print_analysis(analysis):
+    """The AI's verdict on a failure, once there is one."""
+    if not analysis or analysis["state"] != "done":
+        return
+    print(
+        f"    AI: {analysis['verdict']} ({analysis['confidence']:.0%}, {analysis['model']}): "
+        f"{analysis['explanation'] or ''}".rstrip()
+    )
+    if analysis.get("reason"):
+        print(f"    AI note: {analysis['reason']}")
 
 
 def print_failure(job):

@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from prmonitor.failures import classify
+from prmonitor.failures import analysis, classify
 from prmonitor.failures.extract import best, diagnose_annotations, diagnose_lines
 from prmonitor.failures.logs import read_log
 from prmonitor.github import GitHubError, NotFound, RateLimited, Unavailable, downloads
@@ -49,9 +49,11 @@ class Diagnosis:
 class Diagnoser:
     """Diagnoses claimed tasks with one GitHub client (not shared with another thread)."""
 
-    def __init__(self, github, log_max_bytes=256 * 2**20):
+    def __init__(self, github, log_max_bytes=256 * 2**20, analysis_limits=None):
         self.github = github
         self.log_max_bytes = log_max_bytes
+        # The Config when AI analysis is on (ANTHROPIC_API_KEY): new failures get one.
+        self.analysis_limits = analysis_limits
 
     def run(self, task):
         """Diagnose the task's job and finish the task, or give it back to retry later."""
@@ -144,7 +146,8 @@ class Diagnoser:
                 log.info("job=%s diagnosis dropped: the task was claimed again", job.job_id)
                 return "superseded"
             diagnoses.store(job.job_id, _columns(diagnosis), diagnosis.line)
-            classify.apply(job.job_id)
+            if classify.apply(job.job_id) == "new" and self.analysis_limits is not None:
+                analysis.enqueue(diagnoses.job_with_run(job.job_id), self.analysis_limits)
         with db.writing():
             evidence.outdate_by_signature(diagnosis.signature)
         log.info("job=%s diagnosed source=%s rule=%s", job.job_id, diagnosis.source, diagnosis.rule)

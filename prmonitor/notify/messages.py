@@ -73,6 +73,8 @@ def _comment(picture, per_section, excerpts):
     parts = [MARKER, f"## {text(headline(picture), 300)}", _as_of(picture)]
     if picture.undiagnosed:
         parts.append(f"_Reading the logs of {plural(picture.undiagnosed, 'failed job')}…_")
+    if picture.analysis_skipped:
+        parts.append(f"_No AI analysis: {text(picture.analysis_skipped)}_")
     new = picture.by_class(*NEW)
     if new:
         parts.append(f"### New failures ({len(new)})")
@@ -128,10 +130,23 @@ def _failure(failure, excerpt, commit=False):
     reason = _evidence(failure)
     if reason:
         lines.append(f"> {reason}")
+    if failure.analysis:
+        lines.append(_verdict(failure.analysis))
     block = "  \n".join(lines)
     if excerpt and failure.excerpt:
         block += "\n\n" + _folded("Log excerpt", [code_block(failure.excerpt)])
     return block
+
+
+def _verdict(analysis):
+    """The AI's verdict under its failure; its words are escaped like a log's (a log can
+    carry a prompt injection into them)."""
+    line = f"🤖 **{text(analysis['verdict'])}** ({analysis['confidence']:.0%})"
+    if analysis.get("explanation"):
+        line += f": {text(analysis['explanation'], 400)}"
+    if analysis.get("fix") and analysis["verdict"] == "related":
+        line += f" Suggested fix: {text(analysis['fix'], 300)}"
+    return line
 
 
 def _evidence(failure):
@@ -189,10 +204,18 @@ def result_of(picture):
                 "line": f.line,
                 "class": f.failure_class,
                 "reason": (f.evidence or {}).get("reason"),
+                "analysis": _analysis_result(f.analysis),
             }
             for f in picture.failures
         ],
     }
+
+
+def _analysis_result(analysis):
+    if not analysis:
+        return None
+    keys = ("id", "verdict", "confidence", "explanation", "fix", "model")
+    return {key: analysis.get(key) for key in keys}
 
 
 def slack_text(value, limit=300):

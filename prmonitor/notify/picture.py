@@ -5,6 +5,8 @@ moment a notification is sent, never when it was queued."""
 import json
 from dataclasses import dataclass
 
+from prmonitor.failures.analysis import OUTAGE
+from prmonitor.storage import analyses
 from prmonitor.storage import picture as rows
 from prmonitor.storage.models import FAILED_CONCLUSIONS
 
@@ -27,6 +29,7 @@ class Failure:
     failure_class: str | None  # None until diagnosed
     evidence: dict
     head_sha: str
+    analysis: dict | None = None  # the AI's verdict (storage.analyses.to_dict), once done
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Picture:
     earlier: tuple[Failure, ...]
     undiagnosed: int  # failures whose diagnosis is still to come
     as_of: object  # the latest time in the head's runs and jobs (None: no runs yet)
+    analysis_skipped: str | None = None  # why the head's failures got no AI analysis
 
     @property
     def green(self):
@@ -73,6 +77,7 @@ def load(pr_id):
     by_id = {run.id: run for run in runs}
     jobs = rows.jobs_of(by_id)
     failed = [job for job in jobs if job.conclusion in FAILED_CONCLUSIONS]
+    found = analyses.by_keys([analyses.key_of(job) for job in failed])
     earlier = rows.earlier_failures(pr, by_id)
     running = [job.job_name or "job" for job in jobs if job.status != "completed"]
     # A run not completed whose jobs are not stored yet (or all done) is still running too.
@@ -92,17 +97,18 @@ def load(pr_id):
         base_ref=pr.base_ref,
         draft=bool(pr.draft),
         installation_id=pr.installation_id,
-        failures=tuple(failure(job, by_id[job.workflow_id]) for job in failed),
+        failures=tuple(failure(job, by_id[job.workflow_id], found) for job in failed),
         running=tuple(running),
         runs=len(runs),
         earlier=tuple(failure(job, job.workflow) for job in earlier),
         undiagnosed=len(rows.undiagnosed([job.job_id for job in failed])),
         as_of=_latest(runs, jobs),
+        analysis_skipped=_skipped(pr.head_sha),
     )
 
 
-def failure(job, run):
-    """A Failure from a workflow_jobs row and its run's row."""
+def failure(job, run, found=None):
+    """A Failure from a workflow_jobs row and its run's row (`found`: analyses by key)."""
     steps = _json(job.failed_steps, [])
     step = steps[0] if steps and isinstance(steps[0], str) else None
     line = job.error_message if job.error_message != step else None  # not the step again
@@ -122,7 +128,18 @@ def failure(job, run):
         failure_class=job.failure_class,
         evidence=_json(job.evidence, {}),
         head_sha=job.head_sha or "",
+        analysis=_done((found or {}).get(analyses.key_of(job))),
     )
+
+
+def _done(analysis):
+    return analysis if analysis and analysis["state"] == "done" else None
+
+
+def _skipped(head_sha):
+    if analyses.skipped_on_head(head_sha, OUTAGE):
+        return "more new failures on this head than the AI analyses: an outage, not the PR?"
+    return None
 
 
 def _latest(runs, jobs):

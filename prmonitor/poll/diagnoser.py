@@ -35,7 +35,8 @@ class DiagnosisLoop:
     @classmethod
     def from_config(cls, config, stop, **options):
         github = GitHub.from_config(config, sleep=interruptible_sleep(stop))
-        return cls(Diagnoser(github, config.log_max_bytes), stop, **options)
+        limits = config if config.anthropic_api_key else None
+        return cls(Diagnoser(github, config.log_max_bytes, limits), stop, **options)
 
     def run_forever(self):
         """Until stopped; nothing a pass raises ends the loop."""

@@ -26,19 +26,20 @@ def from_config(config, stop):
     return Notifier.from_config(config, github, holder=lease.new_holder())
 
 
-def run_forever(notifier, stop, every=EVERY):
-    """Send due notifications until `stop` is set; nothing a pass raises ends the loop."""
+def run_forever(worker, stop, every=EVERY, what="notification"):
+    """Call `worker.run_due()` until `stop` is set, again at once while it is busy, else after
+    `every` seconds; nothing a pass raises ends the loop (the analysis loop's too)."""
     while not stop.is_set():
         try:
             with db.database.connection_context():
-                busy = notifier.run_due()
+                busy = worker.run_due()
         except Stopping:
             return
         except (DatabaseError, InterfaceError) as exc:
-            log.warning("notification pass stopped: database error (%s)", db.describe(exc))
+            log.warning("%s pass stopped: database error (%s)", what, db.describe(exc))
             busy = False
         except Exception:
-            log.exception("notification pass failed; trying again")
+            log.exception("%s pass failed; trying again", what)
             busy = False
         if not busy:
             stop.wait(every)

@@ -7,7 +7,7 @@ import threading
 
 from peewee import DatabaseError, InterfaceError
 
-from prmonitor.poll import diagnoser, notifier
+from prmonitor.poll import analyst, diagnoser, notifier
 from prmonitor.storage import db, deliveries
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,7 @@ def run(config, poller, stop):
     notification loops in others, every second, until `stop` is set."""
     log.info("poller started interval=%ss holder=%s", config.check_interval, poller.holder)
     threads = [diagnoser.start(config, stop), notifier.start(config, stop)]
+    threads += [t for t in [analyst.start(config, stop)] if t is not None]
     try:
         poller.run_forever(stop)
     finally:
@@ -27,9 +28,13 @@ def run(config, poller, stop):
 
 
 def diagnose_due(config):
-    """`prmonitor poll --once`: the diagnoses due now, after the cycle, then every pending
-    notification."""
-    diagnoser.DiagnosisLoop.from_config(config, threading.Event()).drain()
+    """`prmonitor poll --once`: the diagnoses due now, after the cycle, the analyses, then
+    every pending notification."""
+    stop = threading.Event()
+    diagnoser.DiagnosisLoop.from_config(config, stop).drain()
+    queue = analyst.from_config(config, stop)
+    if queue is not None:
+        queue.drain()
     notifier.drain(config)
 
 

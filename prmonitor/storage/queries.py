@@ -6,6 +6,7 @@ import json
 
 from peewee import JOIN, SQL, Case, fn
 
+from prmonitor.storage import analyses
 from prmonitor.storage.models import (
     FAILED_CONCLUSIONS,
     Delivery,
@@ -260,7 +261,11 @@ def failed_jobs_for_pr(pr_id):
         )
         .order_by(Workflow.created_at.desc(nulls="last"), WorkflowJob.job_name)
     )
-    return [failed_job_to_dict(job) for job in query]
+    jobs = list(query)
+    found = analyses.by_keys([analyses.key_of(job) for job in jobs])
+    return [
+        {**failed_job_to_dict(job), "analysis": found.get(analyses.key_of(job))} for job in jobs
+    ]
 
 
 def failed_job_to_dict(job):

@@ -6,7 +6,7 @@ import datetime
 from flask import Blueprint, current_app, jsonify, request
 from peewee import InterfaceError, OperationalError
 
-from prmonitor.storage import diagnoses, lease, listing, outbox, queries, tasks
+from prmonitor.storage import analyses, diagnoses, lease, listing, outbox, queries, tasks
 from prmonitor.storage.db import database
 from prmonitor.web.params import (
     BadRequest,
@@ -114,6 +114,29 @@ def _notification(row):
         "headline": row.headline,
         "error": row.error,
     }
+
+
+@bp.post("/api/analyses/<analysis_id>/feedback")
+def analysis_feedback(analysis_id):
+    """POST {"correct": true|false, "note": "..."}: whether an AI verdict was right."""
+    row = analyses.get(bounded_int(analysis_id, "analysis id", most=2**62))
+    if row is None:
+        return error(404, f"analysis {analysis_id} is not stored")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("correct"), bool):
+        return error(400, 'send {"correct": true|false, "note": "..."} as JSON')
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        return error(400, "note must be a string")
+    analyses.add_feedback(row.id, body["correct"], note, who="api")
+    return jsonify({"success": True, "feedback": analyses.feedback_for(row.id)}), 201
+
+
+@bp.get("/api/analyses/stats")
+def analysis_stats():
+    """Agreement of the AI's verdicts with the feedback, by verdict and model; grounding
+    failures; tokens and latency per analysis."""
+    return jsonify({"success": True, "stats": analyses.stats()})
 
 
 @bp.get("/api/workflows/<workflow_id>/jobs")

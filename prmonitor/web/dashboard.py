@@ -1,11 +1,22 @@
 """The dashboard: tracked pull requests, and one page per PR, over the API's own queries."""
 
+import hmac
 import json
+import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from prmonitor.storage import listing, queries
+from prmonitor.storage import analyses, listing, queries
 from prmonitor.web.manifest import web_url
 from prmonitor.web.params import BadRequest, positive_int, repo_name
 
@@ -40,6 +51,46 @@ def pr_details(number, owner=None, name=None):
         summary=queries.workflow_summary(pr.id),
         failed_jobs=queries.failed_jobs_for_pr(pr.id),
     )
+
+
+# Forms carry a token equal to a cookie of this site (double submit): another site can make
+# a browser post a form here, but cannot read the cookie to put its value in the form.
+# https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html
+CSRF_COOKIE = "prmonitor_csrf"
+
+
+@bp.app_template_global()
+def csrf_token():
+    """This browser's form token (set as a cookie with the page)."""
+    if "csrf" not in g:
+        g.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    return g.csrf
+
+
+@bp.after_app_request
+def _set_csrf_cookie(response):
+    if "csrf" in g and request.cookies.get(CSRF_COOKIE) != g.csrf:
+        response.set_cookie(
+            CSRF_COOKIE, g.csrf, httponly=True, samesite="Lax", secure=request.is_secure
+        )
+    return response
+
+
+@bp.post("/analyses/<analysis_id>/feedback")
+def analysis_feedback(analysis_id):
+    """The dashboard's two buttons under an AI verdict: right or wrong."""
+    given, kept = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
+    if not kept or not hmac.compare_digest(given.encode(), kept.encode()):
+        return "The form expired: reload the page and try again.", 400
+    try:
+        row = analyses.get(positive_int(analysis_id, "analysis id"))
+    except BadRequest:
+        abort(404)
+    if row is None or request.form.get("correct") not in ("true", "false"):
+        abort(404 if row is None else 400)
+    analyses.add_feedback(row.id, request.form["correct"] == "true", who="dashboard")
+    back = request.form.get("back", "/")
+    return redirect(back if back.startswith("/prs/") else "/", code=303)
 
 
 @bp.app_template_global()
