@@ -80,7 +80,7 @@ def main():
                 prompt = analysis.build_prompt(
                     f"Rework {size} modules", body, files, failure(i, files), options.budget
                 )
-                sent = context.tokens(prompt["sent"])
+                sent = context.tokens(prompt["sent"]["all"])
                 usage = claude.messages.create(**analysis.request_for("claude-bench", prompt)).usage
                 whole = (
                     usage.input_tokens

@@ -37,12 +37,16 @@ def print_analysis(analysis):
     """The AI's verdict on a failure, once there is one."""
     if not analysis or analysis["state"] != "done":
         return
-    print(
-        f"    AI: {analysis['verdict']} ({analysis['confidence']:.0%}, {analysis['model']}): "
-        f"{analysis['explanation'] or ''}".rstrip()
-    )
+    sure = "" if analysis["confidence"] is None else f"{analysis['confidence']:.0%}, "
+    said = _printable(analysis["explanation"] or "")
+    print(f"    AI: {analysis['verdict']} ({sure}{analysis['model']}): {said}".rstrip())
     if analysis.get("reason"):
-        print(f"    AI note: {analysis['reason']}")
+        print(f"    AI note: {_printable(analysis['reason'])}")
+
+
+def _printable(text):
+    """The model's words on one line without control characters (no terminal escapes)."""
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 def print_failure(job):

@@ -61,7 +61,10 @@ class Malformed(Exception):
 
 def enqueue(job, limits):
     """After a failure was diagnosed `new` (or an unsure class): its analysis task, or a
-    skipped row saying which guard held it back. `limits` is the Config."""
+    skipped row saying which guard held it back. `limits` is the Config. A base-branch
+    push's failure belongs to no PR: there is no change to weigh it against."""
+    if job is None or job.pr_id is None or not job.head_sha:
+        return
     found = diagnoses.job_to_read(job.job_id)
     installation = found.installation_id if found else None
     new = analyses.new_failures_on_head(job.head_sha)
@@ -116,7 +119,8 @@ class Analyzer:
         try:
             prompt = self.prompt(job, evidence.pr_of(job))
         except RateLimited as exc:
-            tasks.retry_later(task, max(5, exc.reset_at - time.time()), str(exc), False)
+            wait = max(5, exc.reset_at - time.time())
+            tasks.retry_later(task, wait, str(exc), spend_attempt=False)
             return "retry"
         except GitHubError as exc:
             return self._retry(task, f"the PR's files: {exc}")
@@ -126,11 +130,9 @@ class Analyzer:
         started = time.monotonic()
         try:
             response = self.claude.messages.create(**request_for(self.model, prompt))
-        except (
-            anthropic.RateLimitError,
-            anthropic.APITimeoutError,
-            anthropic.APIConnectionError,
-        ) as exc:
+        except anthropic.RateLimitError as exc:
+            return self._retry(task, f"429: {exc}", _retry_after(exc))
+        except (anthropic.APITimeoutError, anthropic.APIConnectionError) as exc:
             return self._retry(task, f"{type(exc).__name__}: {exc}")
         except anthropic.APIStatusError as exc:
             if exc.status_code >= 500:  # 529: overloaded
@@ -167,10 +169,10 @@ class Analyzer:
 
     # -- ends ----------------------------------------------------------------------------------
 
-    def _retry(self, task, error):
+    def _retry(self, task, error, delay=None):
         if task.attempts > len(RETRY_DELAYS):
             return self._end(task, "failed", error=error[:500])
-        delay = RETRY_DELAYS[task.attempts - 1]
+        delay = max(delay or 0, RETRY_DELAYS[task.attempts - 1])
         log.info("analysis=%s retry in %ss: %s", task.id, delay, error)
         tasks.retry_later(task, delay, error)
         return "retry"
@@ -199,11 +201,14 @@ def build_prompt(title, body, files, failure, budget):
     pr_budget, failure_budget = context.split_budget(budget, SYSTEM)
     shared = context.pr_part(title, body, files, pr_budget)
     own = context.failure_part(failure, files, failure_budget)
+    # What a quote may come from: the log excerpt and the patches, not prmonitor's headings,
+    # the file list or the author's description.
+    quotable = context.quotable(own) + "\n" + context.quotable(shared)
     content = [
         {"type": "text", "text": shared, "cache_control": {"type": "ephemeral"}},
         {"type": "text", "text": own},
     ]
-    return {"content": content, "sent": f"{shared}\n{own}"}
+    return {"content": content, "sent": {"all": f"{shared}\n{own}", "quotable": quotable}}
 
 
 def request_for(model, prompt):
@@ -216,6 +221,12 @@ def request_for(model, prompt):
         "tools": [TOOL],
         "tool_choice": {"type": "tool", "name": TOOL["name"]},
     }
+
+
+def _retry_after(exc):
+    """The seconds a 429's retry-after header asks for, or None."""
+    value = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after", "")
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def parse(response):
@@ -244,7 +255,7 @@ def parse(response):
 def verdict_of(answer, sent):
     """The stored verdict: as answered when every quote is in what was sent, else unsure."""
     quotes = [q for q in answer["evidence"] if q.strip()][:6]
-    ok, missing = context.grounded(quotes, sent) if quotes else (False, None)
+    ok, missing = context.grounded(quotes, sent["quotable"]) if quotes else (False, None)
     result = {
         "verdict": answer["verdict"],
         "confidence": float(answer["confidence"]),
@@ -254,9 +265,16 @@ def verdict_of(answer, sent):
         "grounded": ok,
     }
     if not ok:
+        # Nothing of an ungrounded answer is shown as if it were a verdict: the reason keeps it.
         said = f"{answer['verdict']} ({answer['confidence']})"
         why = f"quoted a line not in its input: {missing[:200]!r}" if missing else "quoted nothing"
-        result.update(verdict="unsure", reason=f"answered {said} but {why}")
+        result.update(
+            verdict="unsure",
+            confidence=None,
+            explanation=None,
+            fix=None,
+            reason=f"answered {said} but {why}; it said: {answer['explanation'][:300]}",
+        )
     return result
 
 

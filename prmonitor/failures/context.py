@@ -24,6 +24,9 @@ GENERATED = re.compile(
     r"node_modules|__generated__|generated)/|\.pb\.go$|_pb2\.py$|\.svg$"
 )
 PATH_IN_TEXT = re.compile(r"[\w./-]+\.\w+")
+EXCERPT_HEADING = "Log excerpt:"
+PATCHES_HEADING = "\n\nPatches:\n"
+MIN_QUOTE = 10  # characters: a shorter quote ("None", "test") proves nothing
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def pr_part(title, body, files, budget):
             continue
         patches.append(block)
         spent += tokens(block)
-    return text + ("\n\nPatches:\n" + "\n".join(patches) if patches else "")
+    return text + (PATCHES_HEADING + "\n".join(patches) if patches else "")
 
 
 def patch_block(changed):
@@ -107,8 +110,8 @@ def failure_part(failure, files, budget):
         f"Failure line: {failure.get('line') or '(none)'}",
         f"Class from prmonitor's own rules: {failure.get('class')} ({failure.get('reason') or ''})",
         "",
-        "Log excerpt:",
-        cut(failure.get("excerpt") or "(none)", EXCERPT_TOKENS),
+        EXCERPT_HEADING,
+        cut(redact(failure.get("excerpt") or "(none)"), EXCERPT_TOKENS),  # redacted, then cut
     ]
     text = redact("\n".join(lines))
     spent = tokens(text)
@@ -135,16 +138,27 @@ def normalize(text):
     return " ".join(text.split())
 
 
+def quotable(part):
+    """What a quote may come from in a part (pr_part, failure_part): the log excerpt and the
+    patches, never prmonitor's own headings, the file list or the description."""
+    for heading in (f"\n{EXCERPT_HEADING}\n", PATCHES_HEADING):
+        if heading in part:
+            return part.split(heading, 1)[1]
+    return ""
+
+
+def _undiffed(text):
+    return "\n".join(line[1:] if line[:1] in "+-" else line for line in text.splitlines())
+
+
 def grounded(quotes, sent):
-    """(all quotes grounded, the first that is not): each must be in a line of what was sent,
-    after whitespace is normalised, with or without a diff's leading +, - or space."""
-    lines = {normalize(line) for line in sent.splitlines()}
-    lines |= {normalize(line[1:]) for line in sent.splitlines() if line[:1] in "+- "}
-    lines.discard("")
+    """(all quotes grounded, the first that is not): each, at least MIN_QUOTE characters, must
+    be in the quotable text that was sent, whitespace normalised (a quote may span lines),
+    with or without a diff's leading + or -."""
+    plain, undiffed = normalize(sent), normalize(_undiffed(sent))
     for quote in quotes:
         wanted = normalize(quote)
-        if wanted[:1] in "+-" and len(wanted) > 1:
-            wanted = normalize(wanted[1:])
-        if len(wanted) < 4 or not any(wanted in line for line in lines):
+        found = wanted in plain or normalize(_undiffed(quote)) in undiffed
+        if len(wanted) < MIN_QUOTE or not found:
             return False, quote
     return True, None

@@ -146,12 +146,21 @@ class Diagnoser:
                 log.info("job=%s diagnosis dropped: the task was claimed again", job.job_id)
                 return "superseded"
             diagnoses.store(job.job_id, _columns(diagnosis), diagnosis.line)
-            if classify.apply(job.job_id) == "new" and self.analysis_limits is not None:
-                analysis.enqueue(diagnoses.job_with_run(job.job_id), self.analysis_limits)
+            failure_class = classify.apply(job.job_id)
         with db.writing():
             evidence.outdate_by_signature(diagnosis.signature)
+        if failure_class == "new" and self.analysis_limits is not None:
+            self._enqueue_analysis(job.job_id)
         log.info("job=%s diagnosed source=%s rule=%s", job.job_id, diagnosis.source, diagnosis.rule)
         return state
+
+    def _enqueue_analysis(self, job_id):
+        """After the diagnosis committed: whatever goes wrong here, the diagnosis stays."""
+        try:
+            with db.writing():
+                analysis.enqueue(diagnoses.job_with_run(job_id), self.analysis_limits)
+        except Exception:
+            log.exception("job=%s analysis not enqueued", job_id)
 
 
 def _columns(diagnosis):

@@ -11,15 +11,17 @@ import re
 
 MARK = "[REDACTED]"
 
+_END = r"(?![A-Za-z0-9])"  # not \b: a token may be followed by _ or another word character
 _PATTERNS = [
     # PEM blocks, whole (private keys, certificates' keys).
     re.compile(
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?(?:-----END [A-Z0-9 ]*-----|\Z)",
         re.S,
     ),
-    re.compile(r"\b(?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{20,255}\b"),
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,255}\b"),
-    re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
+    re.compile(r"(?<![A-Za-z0-9])(?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{20,255}" + _END),
+    re.compile(r"(?<![A-Za-z0-9])github_pat_[A-Za-z0-9_]{20,255}"),
+    re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}" + _END),
+    re.compile(r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}" + _END),
     re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
     re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # a JWT
@@ -27,12 +29,17 @@ _PATTERNS = [
     re.compile(r"(?<=://)[^\s/:@]+:[^\s/@]+(?=@)"),
 ]
 
-# Values after a key that says what they are; the key stays, the value goes.
+# Values after a key that says what they are (`KEY=value`, `key: "value"`, `--key value`); the
+# key stays, the value goes, a quoted one whole.
+_KEY = (
+    r"[\w.-]*(?:password|passwd|pwd|pass|secret|token|api[_-]?key|access[_-]?key|"
+    r"private[_-]?key|credentials?)[\w.-]*"
+)
 _PAIRS = re.compile(
     r"(?i)(\b(?:authorization|proxy-authorization)\s*[:=]\s*(?:bearer|basic|token)?\s*"
-    r"|\b[\w.-]*(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|private[_-]?key|"
-    r"auth[_-]?token|access[_-]?token|client[_-]?secret)[\w.-]*[\"']?\s*[:=]\s*[\"']?)"
-    r"([^\s\"',;&]{4,})"
+    rf"|(?<![\w]){_KEY}[\"']?\s*[:=]\s*"
+    rf"|(?<![\w-])--{_KEY}\s+)"
+    r"(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',;&]{4,})"
 )
 # "Bearer xyz" or "token xyz" in prose: only a value long enough to be a credential.
 _BEARER = re.compile(r"(?i)(\b(?:bearer|token)\s+)([A-Za-z0-9._~+/=-]{16,})")
@@ -48,4 +55,4 @@ def redact(text):
         text = pattern.sub(MARK, text)
     text = _AWS_SECRET.sub(lambda m: m.group(1) + MARK, text)
     text = _BEARER.sub(lambda m: m.group(1) + MARK, text)
-    return _PAIRS.sub(lambda m: m.group(1) + MARK if m.group(2) != MARK else m.group(0), text)
+    return _PAIRS.sub(lambda m: m.group(0) if MARK in m.group(2) else m.group(1) + MARK, text)

@@ -141,6 +141,8 @@ def _failure(failure, excerpt, commit=False):
 def _verdict(analysis):
     """The AI's verdict under its failure; its words are escaped like a log's (a log can
     carry a prompt injection into them)."""
+    if analysis.get("confidence") is None:
+        return "🤖 **unsure**: the AI's answer quoted lines it was not given, so it is not shown"
     line = f"🤖 **{text(analysis['verdict'])}** ({analysis['confidence']:.0%})"
     if analysis.get("explanation"):
         line += f": {text(analysis['explanation'], 400)}"

@@ -7,11 +7,13 @@ import logging
 import threading
 import time
 
+from peewee import DatabaseError, InterfaceError
+
 from prmonitor.failures import feedback
 from prmonitor.failures.analysis import Analyzer
 from prmonitor.github import GitHub
 from prmonitor.poll.notifier import run_forever
-from prmonitor.poll.poller import interruptible_sleep
+from prmonitor.poll.poller import Stopping, interruptible_sleep
 from prmonitor.storage import db, lease, tasks
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class AnalysisQueue:
         for task in claimed:
             try:
                 self.analyzer.run(task)
+            except (Stopping, DatabaseError, InterfaceError):
+                raise  # not the task's fault: its claim expires and it is taken again
             except Exception as exc:  # a bug of ours: the task ends, the loop goes on
                 log.exception("analysis=%s failed", task.id)
                 tasks.finish(task, "failed", repr(exc))

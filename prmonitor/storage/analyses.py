@@ -3,6 +3,7 @@ failure, keyed by head SHA, job name and signature, which is also its task (stor
 claims it); the guards' counts; what the API, the comment and the CLI show; agreement stats."""
 
 import datetime
+import hashlib
 import json
 
 from peewee import JOIN, Case, fn
@@ -15,10 +16,13 @@ VERDICTS = ("related", "unrelated", "infrastructure", "flaky", "unsure")
 
 
 def key_of(job):
-    """One analysis per (head SHA, job name, what failed): a re-run failing the same way, a
-    duplicate event or a second worker find the same row."""
+    """One analysis per (repository, head SHA, job name, what failed): a re-run failing the
+    same way, a duplicate event or a second worker find the same row. Hashed: a signature may
+    be long and multibyte (Postgres' btree takes about 2,700 bytes a key). `job.workflow` is
+    the job's run (joined by the caller)."""
     what = job.failure_signature or job.error_message or ""
-    return f"{job.head_sha}:{job.job_name}:{what}"[:700]
+    whole = f"{job.workflow.repo_full_name}:{job.head_sha}:{job.job_name}:{what}"
+    return f"{job.head_sha}:{hashlib.sha256(whole.encode()).hexdigest()}"
 
 
 def enqueue(job, installation_id, state="due", reason=None, now=None):

@@ -40,7 +40,8 @@ def jobs_of(workflow_ids):
     if not workflow_ids:
         return []
     return list(
-        WorkflowJob.select()
+        WorkflowJob.select(WorkflowJob, Workflow)
+        .join(Workflow)
         .where(WorkflowJob.workflow.in_(list(workflow_ids)))
         .order_by(WorkflowJob.job_id)
     )

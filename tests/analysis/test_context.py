@@ -54,10 +54,17 @@ def test_planted_secrets_never_reach_the_stub(client, fake, stub, diagnosis, que
         "aws_secret_access_key = " + "A" * 40,
         "postgres://admin:s3cr3t@db/prod",
         "client_secret: 'abcdEFGH1234'",
+        "GITHUB_TOKEN=0123456789abcdef0123456789abcdef01234567",
+        "NPM_TOKEN=npm_" + "b" * 36,
+        "mysql --password hunter2secret",
+        "DB_PASS=topsecret1",
+        "ghp_" + "c" * 36 + "_and_more",
     ],
 )
 def test_redaction(text):
-    assert "[REDACTED]" in redact(text)
+    secret = text.split()[-1].split("@")[0].strip("'").rpartition(":")[2]
+    shown = redact(text)
+    assert "[REDACTED]" in shown and secret not in shown
 
 
 def test_prose_is_not_redacted():
@@ -85,8 +92,20 @@ def test_the_budget_holds(count):
 
 
 def test_grounding_normalises_whitespace_and_diff_markers():
-    sent = "E       AssertionError: assert None == []\n+        return None\n"
+    sent = "E       AssertionError: assert None == []\n+        return None\n+    x = 1\n"
     assert context.grounded(["AssertionError:   assert None == []"], sent) == (True, None)
     assert context.grounded(["+ return None", "return None"], sent) == (True, None)
+    assert context.grounded(["return None\n x = 1"], sent) == (True, None)  # across lines
     assert context.grounded(["No space left on device"], sent) == (False, "No space left on device")
-    assert context.grounded(["No"], sent)[0] is False  # too short to prove anything
+    assert context.grounded(["None"], sent)[0] is False  # too short to prove anything
+
+
+def test_only_the_excerpt_and_patches_are_quotable():
+    files = [context.ChangedFile("src/parser.py", patch="+    return None\n")]
+    failure = {"workflow": "CI", "job": "test", "step": "Run tests", "excerpt": "E   boom here"}
+    own = context.failure_part(failure, files, 5_000)
+    shared = context.pr_part("Parse empty input", "A description line", files, 5_000)
+    quotable = context.quotable(own) + context.quotable(shared)
+    assert context.grounded(["E   boom here", "return None"], quotable)[0]
+    for heading in ["Failed step: Run tests", "Parse empty input", "A description line"]:
+        assert not context.grounded([heading], quotable)[0]

@@ -97,19 +97,39 @@ def test_one_analysis_per_failure_under_duplicates_and_two_workers(
 
 def test_without_a_key_there_is_no_analysis(client, fake, github_url):
     from prmonitor.config import Config
-    from prmonitor.failures.diagnose import Diagnoser
     from prmonitor.poll import analyst
     from prmonitor.poll.diagnoser import DiagnosisLoop
 
-    from ..fakes import app_client
-
-    github = app_client(fake, github_url, sleep=lambda seconds: None)
-    config = Config(github_token="ghp_x")  # credentials, no ANTHROPIC_API_KEY
-    loop = DiagnosisLoop(Diagnoser(github, analysis_limits=None), threading.Event(), "d")
+    fake.add_personal_token("ghp_laptop")
+    config = Config(github_token="ghp_laptop", github_api_url=github_url)  # no ANTHROPIC_API_KEY
+    loop = DiagnosisLoop.from_config(config, threading.Event())
     failing_pr(fake)
     sync(client, fake, loop)
-    github.close()
+    loop.diagnoser.github.close()
     assert analyst.from_config(config, threading.Event()) is None
     assert rows() == []
     [job] = client.get("/api/prs/1/failed-jobs").json["failed_jobs"]
     assert job["analysis"] is None and "AssertionError" in job["error_message"]
+
+
+def test_a_rerun_failing_the_same_way_is_not_analysed_again(client, fake, stub, diagnosis, queue):
+    _, run = failing_pr(fake)
+    sync(client, fake, diagnosis)
+    analyse(queue)
+    fake.rerun(run["id"])
+    fake.finish_run(run["id"], {"test": "failure"})
+    for job_id in job_ids(fake, run["id"]):
+        fake.set_log(job_id, fake.job_logs.get(job_ids(fake, run["id"])[1]))
+    sync(client, fake, diagnosis)
+    analyse(queue)
+    assert len(rows()) == 1 and len(stub.requests) == 1
+
+
+def test_githubs_rate_limit_spends_no_attempt(client, fake, stub, diagnosis, queue):
+    pr, _ = failing_pr(fake)
+    sync(client, fake, diagnosis)
+    fake.inject(rf"/pulls/{pr['number']}/files", status=403, retry_after=120)
+    analyse(queue)
+    [row] = rows()
+    assert (row.state, row.attempts) == ("due", 0) and "rate limit" in row.error
+    assert stub.requests == []

@@ -131,11 +131,12 @@ class ClaudeStub:
 
 
 def default_verdict(body):
-    """`related`, quoting the first line of the failure's part that says error or fail."""
+    """`related`, quoting the first line of the log excerpt that says error or fail."""
     text = ""
     for message in body.get("messages", []):
         for block in message.get("content", []) if isinstance(message.get("content"), list) else []:
             text = block.get("text", text)
+    text = text.split("\nLog excerpt:\n", 1)[-1]
     quoted = next(
         (
             line.strip()
