@@ -173,8 +173,8 @@ def feedback_for(analysis_id):
 
 
 def stats():
-    """Agreement by verdict and model (feedback that said right, of all feedback), grounding
-    failures, tokens and latency per analysis."""
+    """Agreement by verdict and model (feedback that said right, of all feedback; how much of
+    it automatic), grounding failures, tokens and latency per analysis."""
     done = Analysis.select().where(Analysis.state == "done")
     per = (
         Analysis.select(
@@ -183,6 +183,7 @@ def stats():
             fn.COUNT(fn.DISTINCT(Analysis.id)).alias("analyses"),
             fn.COUNT(AnalysisFeedback.id).alias("feedback"),
             fn.SUM(Case(None, [(AnalysisFeedback.correct == True, 1)], 0)).alias("correct"),  # noqa: E712
+            fn.SUM(Case(None, [(AnalysisFeedback.source == "auto", 1)], 0)).alias("automatic"),
         )
         .join(
             AnalysisFeedback,
@@ -197,6 +198,7 @@ def stats():
         {
             **row,
             "correct": row["correct"] or 0,
+            "automatic": row["automatic"] or 0,  # of `feedback`: from later events, not people
             "agreement": _share(row["correct"], row["feedback"]),
         }
         for row in per

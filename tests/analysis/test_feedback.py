@@ -47,7 +47,7 @@ def test_a_passing_rerun_contradicts_related(client, fake, stub, diagnosis, queu
         assert record_contradictions() == 0  # once
     [row] = rows()
     [auto] = client.get("/api/analyses/stats").json["stats"]["by_verdict"]
-    assert auto["feedback"] == 1 and auto["correct"] == 0
+    assert (auto["feedback"], auto["correct"], auto["automatic"]) == (1, 0, 1)
 
 
 def test_a_failure_gone_after_the_next_push_contradicts_unrelated(
