@@ -4,6 +4,7 @@ credentials exist."""
 import logging
 import signal
 import threading
+import time
 
 from peewee import DatabaseError, InterfaceError
 
@@ -12,10 +13,14 @@ from prmonitor.storage import db, deliveries
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE = 15.0  # seconds
+
 
 def run(config, poller, stop):
-    """The worker: the poller in this thread every CHECK_INTERVAL, and the diagnosis and
-    notification loops in others, every second, until `stop` is set."""
+    """The worker: the poller in this thread every CHECK_INTERVAL, and the diagnosis,
+    notification and (with ANTHROPIC_API_KEY) analysis loops in others, until `stop` is set.
+    They get STOP_GRACE seconds together to end (Heroku kills the dyno 30 s after SIGTERM);
+    a task still running then is left to its claim's expiry, and another worker takes it."""
     log.info("poller started interval=%ss holder=%s", config.check_interval, poller.holder)
     threads = [diagnoser.start(config, stop), notifier.start(config, stop)]
     threads += [t for t in [analyst.start(config, stop)] if t is not None]
@@ -23,8 +28,9 @@ def run(config, poller, stop):
         poller.run_forever(stop)
     finally:
         stop.set()
+        deadline = time.monotonic() + STOP_GRACE
         for thread in threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def diagnose_due(config):
