@@ -12,7 +12,7 @@ from peewee import DatabaseError, InterfaceError
 from prmonitor.failures import feedback
 from prmonitor.failures.analysis import Analyzer
 from prmonitor.github import GitHub
-from prmonitor.poll.notifier import run_forever
+from prmonitor.poll import loop
 from prmonitor.poll.poller import Stopping, interruptible_sleep
 from prmonitor.storage import db, lease, tasks
 
@@ -70,7 +70,7 @@ def start(config, stop):
     queue = from_config(config, stop)
     if queue is None:
         return None
-    args = (queue, stop, EVERY, "analysis")
-    thread = threading.Thread(target=run_forever, args=args, name="analysis", daemon=True)
+    args = (queue.run_due, stop, EVERY, "analysis")
+    thread = threading.Thread(target=loop.run_forever, args=args, name="analysis", daemon=True)
     thread.start()
     return thread

@@ -12,6 +12,7 @@ from peewee import DatabaseError, InterfaceError
 from prmonitor.failures import classify
 from prmonitor.failures.diagnose import Diagnoser
 from prmonitor.github import GitHub
+from prmonitor.poll import loop
 from prmonitor.poll.poller import Stopping, interruptible_sleep
 from prmonitor.storage import db, lease, tasks
 
@@ -39,26 +40,14 @@ class DiagnosisLoop:
         return cls(Diagnoser(github, config.log_max_bytes, limits), stop, **options)
 
     def run_forever(self):
-        """Until stopped; nothing a pass raises ends the loop."""
-        while not self.stop.is_set():
-            busy = self._pass()
-            if not busy:
-                self.stop.wait(self.every)
+        """Until stopped; nothing a pass raises ends the loop (poll.loop)."""
+        loop.run_forever(self.step, self.stop, self.every, "diagnosis")
 
-    def _pass(self):
+    def step(self):
         """One look at the queue; whether a full batch was claimed (more may be due)."""
-        try:
-            with db.database.connection_context():
-                claimed = self.run_due()
-                self._reclassify_now_and_then()
-            return claimed >= BATCH
-        except Stopping:
-            return False
-        except (DatabaseError, InterfaceError) as exc:
-            log.warning("diagnosis pass stopped: database error (%s)", db.describe(exc))
-        except Exception:
-            log.exception("diagnosis pass failed; trying again")
-        return False
+        claimed = self.run_due()
+        self._reclassify_now_and_then()
+        return claimed >= BATCH
 
     def run_due(self, limit=BATCH):
         """Claim up to `limit` due tasks and run each; how many were claimed."""
