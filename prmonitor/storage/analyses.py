@@ -9,8 +9,8 @@ import json
 from peewee import JOIN, Case, fn
 
 from prmonitor.storage import db
-from prmonitor.storage.models import Analysis, AnalysisFeedback, WorkflowJob, utcnow
-from prmonitor.storage.sql import execute
+from prmonitor.storage.models import Analysis, AnalysisFeedback, WorkflowJob, iso, utcnow
+from prmonitor.storage.sql import execute, read_time
 
 VERDICTS = ("related", "unrelated", "infrastructure", "flaky", "unsure")
 
@@ -70,9 +70,7 @@ def finished_in_last_hour(installation_id, now=None):
         Analysis.model.is_null(False),
     )
     count, oldest = rows.scalar(as_tuple=True)
-    if isinstance(oldest, str):  # SQLite gives the stored text
-        oldest = datetime.datetime.fromisoformat(oldest)
-    return count, oldest
+    return count, read_time(oldest)
 
 
 def get(analysis_id):
@@ -128,7 +126,7 @@ def to_dict(row):
         "cache_creation_tokens": row.cache_creation_tokens,
         "latency_ms": row.latency_ms,
         "error": row.error,
-        "finished_at": row.finished_at.isoformat() + "Z" if row.finished_at else None,
+        "finished_at": iso(row.finished_at),
     }
 
 
@@ -166,7 +164,7 @@ def feedback_for(analysis_id):
             "note": row.note,
             "source": row.source,
             "who": row.who,
-            "created_at": row.created_at.isoformat() + "Z",
+            "created_at": iso(row.created_at),
         }
         for row in rows.order_by(AnalysisFeedback.id)
     ]

@@ -4,8 +4,7 @@ same way), the failures whose class may have changed since, and the write of cla
 from peewee import Case, fn
 
 from prmonitor.storage import diagnoses
-from prmonitor.storage.models import FAILED_CONCLUSIONS, Pr, Workflow, WorkflowJob, utcnow
-from prmonitor.storage.queries import iso
+from prmonitor.storage.models import FAILED_CONCLUSIONS, Pr, Workflow, WorkflowJob, iso, utcnow
 from prmonitor.storage.sql import execute
 
 # A base breakage shows in the base branch's last runs before the PR's push.

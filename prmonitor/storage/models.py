@@ -27,6 +27,12 @@ def utcnow():
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
 
 
+def iso(value):
+    """A stored time as ISO 8601 UTC text (`2026-11-20T10:00:10Z`), or None: how the API and
+    its JSON show every time."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
 def true_first(condition):
     """An ORDER BY term putting the rows where `condition` holds first. NULL (a PR of unknown
     state, a run without a conclusion yet) counts as false: a bare DESC would sort it last on

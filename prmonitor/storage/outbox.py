@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass
 
 from prmonitor.storage import db
-from prmonitor.storage.models import Notification, NotifyChannel, NotifyOutbox, utcnow
-from prmonitor.storage.sql import execute
+from prmonitor.storage.models import Notification, NotifyChannel, NotifyOutbox, iso, utcnow
+from prmonitor.storage.sql import execute, read_time
 
 CLAIM_FOR = datetime.timedelta(minutes=5)
 REQUEST = "request"  # a content-creating request to GitHub about to go out (pace.py)
@@ -127,7 +127,7 @@ def claim(holder, quiet_since, pending_before, limit=1, now=None):
     values = [token, now + CLAIM_FOR, now, now, quiet_since, pending_before, limit]
     with db.writing():
         rows = execute(("notify_claim", skip_locked), render, values).fetchall()
-    return sorted((Due(*row[:4], _time(row[4]), token) for row in rows), key=lambda d: d.id)
+    return sorted((Due(*row[:4], read_time(row[4]), token) for row in rows), key=lambda d: d.id)
 
 
 def finish(due, now=None, error=None):
@@ -186,7 +186,7 @@ def depth():
     rows = NotifyOutbox.select().where(NotifyOutbox.pending_since.is_null(False))
     oldest = rows.order_by(NotifyOutbox.pending_since).first()
     since = oldest.pending_since if oldest else None
-    return {"pending": rows.count(), "oldest_pending_since": _iso(since)}
+    return {"pending": rows.count(), "oldest_pending_since": iso(since)}
 
 
 def pending(pr_id):
@@ -195,15 +195,11 @@ def pending(pr_id):
     if row is None or row.pending_since is None:
         return None
     return {
-        "since": _iso(row.pending_since),
-        "not_before": _iso(row.due_at),
+        "since": iso(row.pending_since),
+        "not_before": iso(row.due_at),
         "attempts": row.attempts,
         "error": row.error,
     }
-
-
-def _iso(moment):
-    return moment.isoformat() + "Z" if moment else None
 
 
 # -- channels' state and the log --------------------------------------------------------------
@@ -288,10 +284,3 @@ def sent_for(pr_id, limit=100):
         .order_by(Notification.sent_at.desc(), Notification.id.desc())
         .limit(limit)
     )
-
-
-def _time(value):
-    """A time read back by plain SQL: SQLite gives text."""
-    if isinstance(value, str):
-        return datetime.datetime.fromisoformat(value)
-    return value

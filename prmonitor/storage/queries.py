@@ -13,6 +13,7 @@ from prmonitor.storage.models import (
     Pr,
     Workflow,
     WorkflowJob,
+    iso,
     true_first,
     utcnow,
 )
@@ -30,11 +31,6 @@ class Ambiguous(LookupError):
     def __init__(self, repos):
         super().__init__(", ".join(repos))
         self.repos = repos
-
-
-def iso(value):
-    """A stored time as ISO 8601 UTC text, or None."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 # -- pull requests ---------------------------------------------------------------------------

@@ -29,6 +29,14 @@ def execute(key, render, values, deferred=False):
     return db.database.execute_sql(sql, values)
 
 
+def read_time(value):
+    """A time a plain SQL statement read back: SQLite gives the stored text (see execute),
+    Postgres a datetime."""
+    if isinstance(value, str):
+        return datetime.datetime.fromisoformat(value)
+    return value
+
+
 def insert_sql(table, columns, conflict, action="DO NOTHING", returning=""):
     """A render function for INSERT ... ON CONFLICT (conflict) action; see execute."""
 

@@ -107,7 +107,7 @@ def _notification(row):
     return {
         "channel": row.channel,
         "action": row.action,
-        "sent_at": row.sent_at.isoformat() + "Z" if row.sent_at else None,
+        "sent_at": queries.iso(row.sent_at),
         "head_sha": row.head_sha,
         "remote_id": row.remote_id,
         "body_hash": row.body_hash,
