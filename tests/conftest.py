@@ -2,9 +2,13 @@
 TEST_DATABASE_URL is set), its test client, signed deliveries to it, and the loopback fake of
 GitHub with prmonitor's client for it."""
 
+import threading
+
 import pytest
 
 from prmonitor import create_app
+from prmonitor.failures.diagnose import Diagnoser
+from prmonitor.poll.diagnoser import DiagnosisLoop
 from prmonitor.storage import db
 
 from .events import job_event, pr_event, run_event
@@ -80,6 +84,21 @@ def github(fake, github_url, github_options):
     """prmonitor's GitHub client as the fake's App, closed afterwards."""
     github = app_client(fake, github_url, **github_options)
     yield github
+    github.close()
+
+
+@pytest.fixture
+def analysis_limits():
+    """The Config new failures get AI analyses under; None: analysis off (a folder overrides)."""
+    return None
+
+
+@pytest.fixture
+def diagnosis(app, fake, github_url, analysis_limits):
+    """The worker's diagnosis loop, with a GitHub client of its own for the fake."""
+    github = app_client(fake, github_url, sleep=lambda seconds: None)
+    diagnoser = Diagnoser(github, analysis_limits=analysis_limits)
+    yield DiagnosisLoop(diagnoser, threading.Event(), holder="diagnosis")
     github.close()
 
 

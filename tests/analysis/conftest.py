@@ -3,19 +3,16 @@ real anthropic SDK; the worker's diagnosis loop (enqueuing analyses), its analys
 notifier, each with its own client for the fake GitHub."""
 
 import dataclasses
-import threading
 
 import anthropic
 import pytest
 
 from prmonitor.config import Config
 from prmonitor.failures.analysis import Analyzer
-from prmonitor.failures.diagnose import Diagnoser
 from prmonitor.notify.channels import Comment
 from prmonitor.notify.pace import Pace
 from prmonitor.notify.sender import Notifier
 from prmonitor.poll.analyst import AnalysisQueue
-from prmonitor.poll.diagnoser import DiagnosisLoop
 
 from ..fakes import app_client
 from ..fakes.claude import KEY, ClaudeStub, serve_claude
@@ -63,10 +60,9 @@ def queue(app, fake, github_url, claude, config):
 
 
 @pytest.fixture
-def diagnosis(app, fake, github_url, config):
-    github = app_client(fake, github_url, sleep=lambda seconds: None)
-    yield DiagnosisLoop(Diagnoser(github, analysis_limits=config), threading.Event(), "diagnosis")
-    github.close()
+def analysis_limits(config):
+    """The shared `diagnosis` loop enqueues analyses under this configuration."""
+    return config
 
 
 @pytest.fixture

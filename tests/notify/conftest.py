@@ -1,25 +1,14 @@
-"""Fixtures of the notification tests (the fake GitHub is the shared one: the App installed on
-octo-org/widgets): the worker's diagnosis loop and a notifier, each with its own client for
-the fake, as the worker runs them."""
-
-import threading
+"""Fixtures of the notification tests (the fake GitHub and the diagnosis loop are the shared
+`fake` and `diagnosis`): a notifier with a client of its own for the fake, as the worker runs
+it."""
 
 import pytest
 
-from prmonitor.failures.diagnose import Diagnoser
 from prmonitor.notify.channels import Check, Comment, Log
 from prmonitor.notify.pace import Pace
 from prmonitor.notify.sender import Notifier
-from prmonitor.poll.diagnoser import DiagnosisLoop
 
 from ..fakes import app_client
-
-
-@pytest.fixture
-def diagnosis(app, fake, github_url):
-    github = app_client(fake, github_url, sleep=lambda seconds: None)
-    yield DiagnosisLoop(Diagnoser(github), threading.Event(), holder="diagnosis")
-    github.close()
 
 
 @pytest.fixture
