@@ -174,7 +174,32 @@ def stats():
     """Agreement by verdict and model (feedback that said right, of all feedback; how much of
     it automatic), grounding failures, tokens and latency per analysis."""
     done = Analysis.select().where(Analysis.state == "done")
-    per = (
+    totals = done.select(
+        fn.COUNT(Analysis.id),
+        fn.AVG(Analysis.input_tokens),
+        fn.AVG(Analysis.output_tokens),
+        fn.AVG(Analysis.cache_read_tokens),
+        fn.AVG(Analysis.latency_ms),
+    ).scalar(as_tuple=True)
+    return {
+        "analyses": totals[0],
+        "by_verdict": agreement_by_verdict(),
+        "grounding_failures": done.where(Analysis.grounded == False).count(),  # noqa: E712
+        "per_analysis": {
+            "input_tokens": _round(totals[1]),
+            "output_tokens": _round(totals[2]),
+            "cache_read_tokens": _round(totals[3]),
+            "latency_ms": _round(totals[4]),
+        },
+        "failed": Analysis.select().where(Analysis.state == "failed").count(),
+        "skipped": Analysis.select().where(Analysis.state == "skipped").count(),
+    }
+
+
+def agreement_by_verdict():
+    """Per (verdict, model) of done analyses: how many, their feedback, how much of it said
+    right and how much was automatic, and the agreement (right / feedback)."""
+    rows = (
         Analysis.select(
             Analysis.verdict,
             Analysis.model,
@@ -192,36 +217,15 @@ def stats():
         .group_by(Analysis.verdict, Analysis.model)
         .dicts()
     )
-    by_verdict = [
+    return [
         {
             **row,
             "correct": row["correct"] or 0,
             "automatic": row["automatic"] or 0,  # of `feedback`: from later events, not people
             "agreement": _share(row["correct"], row["feedback"]),
         }
-        for row in per
+        for row in rows
     ]
-    totals = done.select(
-        fn.COUNT(Analysis.id),
-        fn.AVG(Analysis.input_tokens),
-        fn.AVG(Analysis.output_tokens),
-        fn.AVG(Analysis.cache_read_tokens),
-        fn.AVG(Analysis.latency_ms),
-    ).scalar(as_tuple=True)
-    ungrounded = done.where(Analysis.grounded == False).count()  # noqa: E712 - SQL
-    return {
-        "analyses": totals[0],
-        "by_verdict": by_verdict,
-        "grounding_failures": ungrounded,
-        "per_analysis": {
-            "input_tokens": _round(totals[1]),
-            "output_tokens": _round(totals[2]),
-            "cache_read_tokens": _round(totals[3]),
-            "latency_ms": _round(totals[4]),
-        },
-        "failed": Analysis.select().where(Analysis.state == "failed").count(),
-        "skipped": Analysis.select().where(Analysis.state == "skipped").count(),
-    }
 
 
 def _share(part, whole):
