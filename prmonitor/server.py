@@ -13,7 +13,7 @@ import time
 
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers import gthread
+from gunicorn.workers import base, gthread
 
 from prmonitor.config import Config, ConfigError
 
@@ -66,6 +66,15 @@ class ThreadWorker(gthread.ThreadWorker):
             return super().finish_request(conn, fs)
         self.nr_conns -= 1
         self.tpool.submit(conn.close, True)
+
+    def handle_quit(self, sig, frame):
+        """SIGQUIT and SIGINT (Ctrl-C, the master's quick stop): exit without gthread's first
+        step, the pool's shutdown(), which takes the pool's lock. The main thread holds that
+        lock inside submit() (starting a pool thread waits for it to start), which it calls
+        right after each answer here: a signal landing then waited for the lock forever, and
+        the master killed the worker after its 30 s graceful timeout. The pool's threads are
+        stopped on the way out all the same, by concurrent.futures at interpreter exit."""
+        base.Worker.handle_quit(self, sig, frame)
 
 
 def _worker_class():

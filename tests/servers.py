@@ -48,4 +48,9 @@ def running_server(cwd, **env):
         yield base, server
     finally:
         server.send_signal(signal.SIGINT)
-        server.output = server.communicate(timeout=30)[0]
+        try:
+            server.output = server.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            server.kill()  # not left running into the tests after this one
+            server.communicate()
+            raise
