@@ -5,6 +5,7 @@ the master before it forks a single worker."""
 import contextlib
 import inspect
 import io
+import ipaddress
 import logging
 import os
 import sys
@@ -229,7 +230,31 @@ def check_configuration(arbiter=None):
 
     configure_logging(config.log_level)
     log.info("prmonitor web %s", config.describe())
+    binds = list(getattr(getattr(arbiter, "cfg", None), "bind", None) or [])
+    if not config.api_token and reachable_from_outside(binds):
+        log.warning(
+            "OPEN TO ANYONE: the dashboard and /api/* answer without credentials on %s; "
+            "set API_TOKEN before this is reachable from a network",
+            " ".join(binds),
+        )
     return config
+
+
+def reachable_from_outside(binds):
+    """Whether one of gunicorn's bind addresses (HOST:PORT, [IPv6]:PORT, unix:PATH, fd://N)
+    listens beyond this machine: anything but a loopback address or a socket file."""
+    for bind in binds:
+        if bind.startswith(("unix:", "fd://")):
+            continue
+        host = bind.rpartition(":")[0] if bind.count(":") == 1 or "]" in bind else bind
+        host = host.strip("[]")
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            return True
+    return False
 
 
 class _Gunicorn(BaseApplication):

@@ -92,6 +92,7 @@ def test_serve_answers_on_the_port_and_stops_on_ctrl_c(tmp_path):
     not_configured = [line for line in server.output.splitlines() if "not configured:" in line]
     assert len(not_configured) == 1
     assert "WEBHOOK_SECRET" in not_configured[0] and "GITHUB_TOKEN" in not_configured[0]
+    assert "OPEN TO ANYONE" not in server.output  # 127.0.0.1, the default HOST
 
 
 def test_migrate_without_migration_files_is_an_error(tmp_path, monkeypatch, capsys):

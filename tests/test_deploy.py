@@ -91,6 +91,9 @@ def test_web_says_which_database_and_what_is_missing_at_start_up(tmp_path):
     expected = url.replace(":hunter2-secret", "")
     assert f"database={expected} " in lines[0]
     assert "not configured: webhooks are refused (503) until WEBHOOK_SECRET is set" in lines[0]
+    # Heroku's web binds 0.0.0.0: without API_TOKEN anyone may read the dashboard.
+    open_ = [line for line in output.splitlines() if "OPEN TO ANYONE" in line]
+    assert len(open_) == 1 and "0.0.0.0:" in open_[0] and "set API_TOKEN" in open_[0]
 
 
 def test_worker_without_credentials_idles_and_stops_on_sigterm(tmp_path):

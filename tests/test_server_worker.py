@@ -6,7 +6,7 @@ import threading
 
 from gunicorn.config import Config
 
-from prmonitor.server import ThreadWorker
+from prmonitor.server import ThreadWorker, reachable_from_outside
 
 
 def test_quit_while_the_main_thread_holds_the_pool_lock_still_exits():
@@ -32,3 +32,13 @@ def test_quit_while_the_main_thread_holds_the_pool_lock_still_exits():
     assert worker.alive is False
     worker.tpool.shutdown()
     worker.tmp.close()
+
+
+def test_which_bind_addresses_are_reachable_from_outside():
+    assert reachable_from_outside(["0.0.0.0:3000"])
+    assert reachable_from_outside(["[::]:3000"])
+    assert reachable_from_outside(["192.0.2.7:80"])
+    assert reachable_from_outside(["127.0.0.1:3000", "ci.example.com:3000"])
+    assert not reachable_from_outside(["127.0.0.1:3000", "[::1]:3000", "localhost:3000"])
+    assert not reachable_from_outside(["127.0.0.2:3000", "unix:/tmp/web.sock", "fd://3"])
+    assert not reachable_from_outside([])

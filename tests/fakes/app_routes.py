@@ -98,5 +98,6 @@ class AppRoutes:
             "pem": self.private_key_pem,
             "webhook_secret": "whsec-from-manifest",
             "client_id": "Iv1.fake",
+            "client_secret": "fake-oauth-client-secret",
         }
         return json_response(201, app)

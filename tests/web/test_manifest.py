@@ -65,6 +65,9 @@ def test_the_callback_turns_the_code_into_credentials_once(database_url, fake, g
     assert done.status_code == 200 and done.headers["Cache-Control"] == "no-store"
     assert f"APP_ID={fake.app_id}" in page and "WEBHOOK_SECRET=whsec-from-manifest" in page
     assert "BEGIN PRIVATE KEY" in page
+    # The App's OAuth credentials come only in this answer too (Sign in with GitHub).
+    assert "GITHUB_CLIENT_ID=Iv1.fake" in page
+    assert "GITHUB_CLIENT_SECRET=fake-oauth-client-secret" in page
     again = client.get(f"/setup/callback?code=abc123&state={state}")
     assert again.status_code == 400  # the state cookie went with the first use
 
