@@ -246,8 +246,11 @@ def reachable_from_outside(binds):
     for bind in binds:
         if bind.startswith(("unix:", "fd://")):
             continue
-        host = bind.rpartition(":")[0] if bind.count(":") == 1 or "]" in bind else bind
-        host = host.strip("[]")
+        bind = bind.lower().removeprefix("tcp://")
+        if bind.startswith("["):
+            host = bind[1:].partition("]")[0]
+        else:
+            host = bind.rpartition(":")[0] if bind.count(":") == 1 else bind
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:

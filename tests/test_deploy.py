@@ -80,7 +80,7 @@ def test_web_says_which_database_and_what_is_missing_at_start_up(tmp_path):
         url = url.replace("postgres@", "postgres:hunter2-secret@", 1)
     else:
         url = f"sqlite:///{tmp_path}/db"
-    web = start("web", tmp_path, PORT=str(port), DATABASE_URL=url, WEBHOOK_SECRET="")
+    web = start("web", tmp_path, PORT=str(port), DATABASE_URL=url, WEBHOOK_SECRET="", API_TOKEN="")
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
     finally:

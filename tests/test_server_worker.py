@@ -41,4 +41,5 @@ def test_which_bind_addresses_are_reachable_from_outside():
     assert reachable_from_outside(["127.0.0.1:3000", "ci.example.com:3000"])
     assert not reachable_from_outside(["127.0.0.1:3000", "[::1]:3000", "localhost:3000"])
     assert not reachable_from_outside(["127.0.0.2:3000", "unix:/tmp/web.sock", "fd://3"])
+    assert not reachable_from_outside(["[::1]", "tcp://127.0.0.1:3000", "LOCALHOST:3000"])
     assert not reachable_from_outside([])
