@@ -230,7 +230,7 @@ def check_configuration(arbiter=None):
 
     configure_logging(config.log_level)
     log.info("prmonitor web %s", config.describe())
-    binds = list(getattr(getattr(arbiter, "cfg", None), "bind", None) or [])
+    binds = list(arbiter.cfg.bind) if arbiter is not None else []
     if not config.api_token and reachable_from_outside(binds):
         log.warning(
             "OPEN TO ANYONE: the dashboard and /api/* answer without credentials on %s; "
