@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from peewee import InterfaceError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -28,7 +28,7 @@ def create_app(config=None):
     # the limit (which carries no Content-Length) from one at it.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     db.init_app(app, config.database_url)
-    auth.init_app(app, config.api_token)
+    auth.init_app(app, config)
     _init_errors(app)
 
     for blueprint in blueprints():
@@ -38,10 +38,10 @@ def create_app(config=None):
 
 def blueprints():
     """Every route of the app, by concern: webhooks, the JSON API, the dashboard, App set-up."""
-    from prmonitor.web import api, dashboard, manifest
+    from prmonitor.web import api, auth, dashboard, manifest
     from prmonitor.webhooks import receiver
 
-    return [receiver.bp, api.bp, dashboard.bp, manifest.bp]
+    return [receiver.bp, api.bp, auth.bp, dashboard.bp, manifest.bp]
 
 
 def _config_or_exit():
@@ -69,6 +69,9 @@ def _init_errors(app):
     def _http_error(exc):
         if request.path.startswith("/api/"):
             return jsonify({"success": False, "error": exc.description}), exc.code
+        if exc.code == 404:
+            message = "No tracked pull request or page is at this address."
+            return render_template("not_found.html", message=message), 404
         return exc
 
     @app.errorhandler(OperationalError)

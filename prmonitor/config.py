@@ -56,6 +56,9 @@ class Config:
     notify_drafts: bool = False
     slack_webhook_url: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
+    github_client_id: str | None = None
+    github_client_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     delivery_retention_days: int = 14
     log_max_bytes: int = 256 * 2**20
@@ -69,6 +72,11 @@ class Config:
         if bool(app_id) != bool(private_key):
             missing = "PRIVATE_KEY or PRIVATE_KEY_PATH" if app_id else "APP_ID"
             raise ConfigError(missing, "GitHub App credentials need both APP_ID and a private key")
+        client_id, client_secret = env.get("GITHUB_CLIENT_ID"), env.get("GITHUB_CLIENT_SECRET")
+        if bool(client_id) != bool(client_secret):
+            missing = "GITHUB_CLIENT_SECRET" if client_id else "GITHUB_CLIENT_ID"
+            problem = "signing in with GitHub needs GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET"
+            raise ConfigError(missing, problem)
         return cls(
             database_url=_database_url(env),
             host=env.get("HOST") or "127.0.0.1",
@@ -90,6 +98,9 @@ class Config:
             notify_drafts=_boolean(env, "NOTIFY_DRAFTS"),
             slack_webhook_url=_optional_http_url(env, "SLACK_WEBHOOK_URL"),
             api_token=env.get("API_TOKEN"),
+            metrics_token=env.get("METRICS_TOKEN"),
+            github_client_id=client_id,
+            github_client_secret=client_secret,
             log_level=_log_level(env),
             delivery_retention_days=_retention(env),
             log_max_bytes=_log_max_bytes(env),
@@ -99,6 +110,11 @@ class Config:
     def has_app_credentials(self):
         """Whether APP_ID and a private key are both set."""
         return bool(self.app_id and self.private_key)
+
+    @property
+    def github_sign_in(self):
+        """Whether people sign in to the dashboard with GitHub (the App's OAuth credentials)."""
+        return bool(self.github_client_id and self.github_client_secret)
 
     @property
     def can_poll(self):

@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 from peewee import Tuple, fn
 
-from prmonitor.storage.models import EPOCH, FAILED_CONCLUSIONS, Pr, Workflow
+from prmonitor.storage.diagnoses import UNCLASSIFIED
+from prmonitor.storage.models import EPOCH, FAILED_CONCLUSIONS, Pr, Workflow, WorkflowJob
 from prmonitor.storage.queries import count_where, latest_attempt, pr_to_dict
 
 
@@ -18,6 +19,13 @@ class PrFilter(NamedTuple):
     repo: str | None = None
     state: str | None = None
     after: str | None = None
+    status: str | None = None  # one of STATUSES: the CI of the PR's head
+    search: str | None = None  # a PR number, or words of the title
+
+
+# A PR's CI at a glance, from the latest attempt of each run of its head (an earlier push's
+# red runs do not make a fixed PR red).
+STATUSES = ("failing", "running", "green", "none")
 
 
 # A page of PRs ends at (open, updated_at, id): "1.1764590400.42". Its rows sort by the same
@@ -47,6 +55,10 @@ def _page(where, wanted):
     query = Pr.select()
     if where.repo:
         query = query.where(_in_repo(where.repo))
+    if where.status:
+        query = query.where(_with_status(where.status))
+    if where.search:
+        query = query.where(_matching(where.search))
     found = []
     for flag, condition in _parts(where.state):
         if after and flag > after[0]:
@@ -81,6 +93,36 @@ def _in_repo(repo):
     if Pr.select().where(Pr.repo_full_name == repo).exists():
         return Pr.repo_full_name == repo
     return fn.LOWER(Pr.repo_full_name) == repo.lower()
+
+
+def _head_runs():
+    """The latest attempts of the runs of Pr's head (a correlated subquery)."""
+    run, newer = Workflow.alias("run"), Workflow.alias("newer")
+    superseded = newer.select(newer.id).where(
+        (newer.run_id == run.run_id) & (newer.run_attempt > run.run_attempt)
+    )
+    of_head = (run.head_sha == Pr.head_sha) | Pr.head_sha.is_null()
+    return run, run.select(run.id).where((run.pr == Pr.id) & of_head & ~fn.EXISTS(superseded))
+
+
+def _with_status(status):
+    run, runs = _head_runs()
+    failing = fn.EXISTS(runs.where(run.conclusion.in_(FAILED_CONCLUSIONS)))
+    running = fn.EXISTS(runs.where(run.status != "completed"))
+    return {
+        "failing": failing,
+        "running": ~failing & running,
+        "green": fn.EXISTS(runs) & ~failing & ~running,
+        "none": ~fn.EXISTS(runs),
+    }[status]
+
+
+def _matching(search):
+    """A PR number ("17" or "#17"), else PRs whose title holds the text (any case)."""
+    text = search.strip()
+    if text.lstrip("#").isdigit() and len(text.lstrip("#")) <= 10:
+        return Pr.pr_number == int(text.lstrip("#"))
+    return fn.LOWER(Pr.title).contains(text.lower())
 
 
 def _part(query, since, wanted):
@@ -123,8 +165,10 @@ _NO_RUNS = {"total_workflows": 0, "failed_workflows": 0, "in_progress_workflows"
 
 
 def _verdicts(pr_ids):
+    """{pr id: counts of its head's latest run attempts}."""
     if not pr_ids:
         return {}
+    of_head = (Workflow.head_sha == Pr.head_sha) | Pr.head_sha.is_null()
     rows = (
         Workflow.select(
             Workflow.pr,
@@ -132,8 +176,35 @@ def _verdicts(pr_ids):
             count_where(Workflow.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_workflows"),
             count_where(Workflow.status != "completed").alias("in_progress_workflows"),
         )
-        .where(Workflow.pr.in_(pr_ids) & latest_attempt())
+        .join(Pr, on=(Workflow.pr == Pr.id))
+        .where(Workflow.pr.in_(pr_ids) & of_head & latest_attempt())
         .group_by(Workflow.pr)
         .dicts()
     )
     return {row.pop("pr"): row for row in rows}
+
+
+def failure_classes(pr_ids):
+    """{pr id: {class: count}} of the failed jobs of its head's latest run attempts (a job
+    not diagnosed yet counts as UNCLASSIFIED)."""
+    if not pr_ids:
+        return {}
+    of_head = (Workflow.head_sha == Pr.head_sha) | Pr.head_sha.is_null()
+    failure_class = fn.COALESCE(WorkflowJob.failure_class, UNCLASSIFIED)
+    rows = (
+        WorkflowJob.select(Workflow.pr, failure_class, fn.COUNT(WorkflowJob.id))
+        .join(Workflow, on=(WorkflowJob.workflow == Workflow.id))
+        .join(Pr, on=(Workflow.pr == Pr.id))
+        .where(
+            Workflow.pr.in_(pr_ids)
+            & of_head
+            & latest_attempt()
+            & WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS)
+        )
+        .group_by(Workflow.pr, failure_class)
+        .tuples()
+    )
+    found = {}
+    for pr_id, name, count in rows:
+        found.setdefault(pr_id, {})[name] = int(count)
+    return found

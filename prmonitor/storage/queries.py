@@ -153,7 +153,7 @@ def workflow_summary(pr_id):
             count_where(Workflow.conclusion == "success").alias("successful_workflows"),
             count_where(Workflow.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_workflows"),
             count_where(Workflow.status == "in_progress").alias("in_progress_workflows"),
-            count_where(Workflow.status.in_(_WAITING)).alias("queued_workflows"),
+            count_where(Workflow.status.in_(WAITING)).alias("queued_workflows"),
         )
         .dicts()
         .get()
@@ -172,7 +172,7 @@ def workflow_summary(pr_id):
     return {"workflows": _ints(workflows), "jobs": _ints(jobs)}
 
 
-_WAITING = ("queued", "requested", "waiting", "pending")
+WAITING = ("queued", "requested", "waiting", "pending")
 
 
 def _ints(row):

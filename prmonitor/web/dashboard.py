@@ -1,94 +1,113 @@
 """The dashboard: tracked pull requests, and one page per PR, over the API's own queries."""
 
-import hmac
 import json
-import secrets
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     abort,
     current_app,
-    g,
     redirect,
     render_template,
     request,
     url_for,
 )
 
-from prmonitor.storage import analyses, listing, queries
+from prmonitor.storage import analyses, listing, pages, queries
+from prmonitor.web import auth, present
 from prmonitor.web.manifest import web_url
-from prmonitor.web.params import BadRequest, positive_int, repo_name
+from prmonitor.web.params import (
+    BadRequest,
+    positive_int,
+    pr_cursor,
+    pr_state,
+    pr_status,
+    repo_name,
+    search_text,
+)
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 
 
+PAGE_SIZE = 50
+
+
+# How often a PR page with queued or running jobs fetches its data again.
+REFRESH_MS = 5000
+
+
+@bp.record_once
+def _register(state):
+    present.init_app(state.app)
+    state.app.add_template_global(REFRESH_MS, "refresh_ms")
+
+
 @bp.get("/")
 def index():
-    """The tracked pull requests."""
-    prs, _ = listing.list_prs()
-    return render_template("index.html", prs=prs)
+    """The tracked pull requests, newest activity first, a page at a time, filtered."""
+    try:
+        where = listing.PrFilter(
+            repo=repo_name(request.args.get("repo") or None),
+            state=pr_state(request.args.get("state") or None),
+            after=pr_cursor(request.args.get("after") or None),
+            status=pr_status(request.args.get("status") or None),
+            search=search_text(request.args.get("q") or None),
+        )
+    except BadRequest as exc:
+        return render_template("index.html", prs=[], error=str(exc), args=request.args), 400
+    prs, cursor = listing.list_prs(where, PAGE_SIZE)
+    classes = listing.failure_classes([pr["id"] for pr in prs])
+    for pr in prs:
+        pr["failure_classes"] = classes.get(pr["id"], {})
+    args = {k: v for k, v in request.args.items() if k != "after" and v}
+    later = url_for("dashboard.index", **args, after=cursor) if cursor else None
+    return render_template("index.html", prs=prs, args=request.args, later=later, error=None)
 
 
 @bp.get("/prs/<number>")
-@bp.get("/prs/<owner>/<name>/<number>")
-def pr_details(number, owner=None, name=None):
-    """One PR's runs, jobs and failures."""
-    repo = f"{owner}/{name}" if owner is not None else None
+def pr_by_number(number):
+    """A PR by its number alone: to its page when one repository has it."""
     try:
-        pr = queries.resolve_pr(positive_int(number, "number"), repo_name(repo))
+        pr = queries.resolve_pr(positive_int(number, "number"))
     except (BadRequest, queries.NotFound):
         abort(404)
     except queries.Ambiguous as exc:
         return render_template("ambiguous.html", number=number, repos=exc.repos), 409
-    workflows = queries.workflows_for_pr(pr.id)
-    jobs = {w["id"]: queries.jobs_for_workflow(w["id"]) for w in workflows}
-    return render_template(
-        "pr.html",
-        pr=queries.pr_to_dict(pr),
-        workflows=workflows,
-        jobs=jobs,
-        summary=queries.workflow_summary(pr.id),
-        failed_jobs=queries.failed_jobs_for_pr(pr.id),
-    )
+    if "/" not in (pr.repo_full_name or ""):
+        return _pr_page(pr)  # a seed-era row, tracked by number alone
+    return redirect(pr_url({"repo": pr.repo_full_name, "pr_number": pr.pr_number}))
 
 
-# Forms carry a token equal to a cookie of this site (double submit): another site can make
-# a browser post a form here, but cannot read the cookie to put its value in the form.
-# https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html
-CSRF_COOKIE = "prmonitor_csrf"
+@bp.get("/prs/<owner>/<name>/<number>")
+def pr_details(number, owner, name):
+    """One PR: its failures first, then each run of its head with a timeline of its jobs,
+    then the runs of earlier heads, folded."""
+    try:
+        pr = queries.resolve_pr(positive_int(number, "number"), repo_name(f"{owner}/{name}"))
+    except (BadRequest, queries.NotFound):
+        abort(404)
+    return _pr_page(pr)
 
 
-@bp.app_template_global()
-def csrf_token():
-    """This browser's form token (set as a cookie with the page)."""
-    if "csrf" not in g:
-        g.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    return g.csrf
-
-
-@bp.after_app_request
-def _set_csrf_cookie(response):
-    if "csrf" in g and request.cookies.get(CSRF_COOKIE) != g.csrf:
-        response.set_cookie(
-            CSRF_COOKIE, g.csrf, httponly=True, samesite="Lax", secure=request.is_secure
-        )
-    return response
+def _pr_page(pr):
+    page = pages.pr_page(pr)
+    live = pages.is_live(page)
+    template = "pr_live.html" if request.headers.get("X-Live") == "1" else "pr.html"
+    return render_template(template, pr=queries.pr_to_dict(pr), page=page, live=live)
 
 
 @bp.post("/analyses/<analysis_id>/feedback")
 def analysis_feedback(analysis_id):
     """The dashboard's two buttons under an AI verdict: right or wrong."""
-    given, kept = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
-    if not kept or not hmac.compare_digest(given.encode(), kept.encode()):
-        return "The form expired: reload the page and try again.", 400
+    # The form's CSRF token was checked before this runs (auth._check_csrf).
     try:
         row = analyses.get(positive_int(analysis_id, "analysis id"))
     except BadRequest:
         abort(404)
     if row is None or request.form.get("correct") not in ("true", "false"):
         abort(404 if row is None else 400)
-    analyses.add_feedback(row.id, request.form["correct"] == "true", who="dashboard")
+    who = auth.signed_in() or "dashboard"
+    analyses.add_feedback(row.id, request.form["correct"] == "true", who=who)
     back = request.form.get("back", "/")
     return redirect(back if back.startswith("/prs/") else "/", code=303)
 

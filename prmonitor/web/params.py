@@ -38,6 +38,24 @@ def pr_state(raw):
     raise BadRequest(f"state must be one of {', '.join(PR_STATES)}")
 
 
+def pr_status(raw):
+    """A CI status to filter the PR list by (None passes), or BadRequest."""
+    from prmonitor.storage.listing import STATUSES
+
+    if raw is None or raw in STATUSES:
+        return raw
+    raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
+
+
+def search_text(raw):
+    """What to look for in the PR list: a number or a title's words, at most 200 characters."""
+    if raw is None or not raw.strip():
+        return None
+    if len(raw) > 200 or "\x00" in raw:
+        raise BadRequest("search must be a PR number or up to 200 characters of its title")
+    return raw
+
+
 def pr_cursor(raw):
     """The `after` of a page of PRs, as the last page's `next` gave it (None passes)."""
     from prmonitor.storage.listing import PR_CURSOR

@@ -9,7 +9,7 @@ def test_index_links_each_pr_to_its_page(client, deliver):
     deliver("workflow_run", run_event("completed"))
     html = client.get("/").get_data(as_text=True)
     assert 'href="/prs/acme/widgets/17"' in html
-    assert "Fix the parser" in html and "1 failing" in html
+    assert "Fix the parser" in html and "✗ failing" in html
 
 
 def test_pr_page_shows_workflows_jobs_failed_steps_and_log_links(client, deliver):
@@ -29,6 +29,20 @@ def test_unknown_or_malformed_pr_pages_are_404(client):
     assert client.get("/prs/a%20b/c/1").status_code == 404
     assert client.get("/prs/acme/widgets/%C2%B2").status_code == 404
     assert client.get("/prs/%C2%B2").status_code == 404
+
+
+def test_a_pr_that_is_not_tracked_gets_the_dashboards_own_404(client):
+    response = client.get("/prs/acme/widgets/17")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "No tracked pull request" in html and 'href="/"' in html
+    assert "<title>Not found · prmonitor</title>" in html
+
+
+def test_a_number_in_one_repository_redirects_to_its_page(client, deliver):
+    deliver("pull_request", pr_event("opened"))
+    response = client.get("/prs/17")
+    assert (response.status_code, response.headers["Location"]) == (302, "/prs/acme/widgets/17")
 
 
 def test_a_number_in_two_repositories_lists_both(client, deliver):

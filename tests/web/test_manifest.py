@@ -78,7 +78,8 @@ def test_the_callback_needs_no_api_token_but_the_state(database_url, fake, githu
     fake.manifest_codes.add("xyz789")
     app = create_app(make_config(database_url, github_api_url=github_url, api_token="sesame"))
     client = app.test_client()
-    assert client.get("/setup").status_code == 401
+    refused = client.get("/setup")
+    assert (refused.status_code, refused.headers["Location"]) == (302, "/login?next=/setup")
     start = client.get("/setup", headers={"Authorization": "Bearer sesame"})
     state = re.search(r"state=([^\"&]+)", start.get_data(as_text=True)).group(1)
     # GitHub's redirect is cross-site: the token's cookie does not come along.
