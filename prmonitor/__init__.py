@@ -38,10 +38,10 @@ def create_app(config=None):
 
 def blueprints():
     """Every route of the app, by concern: webhooks, the JSON API, the dashboard, App set-up."""
-    from prmonitor.web import api, auth, dashboard, manifest
+    from prmonitor.web import api, auth, dashboard, github_login, manifest
     from prmonitor.webhooks import receiver
 
-    return [receiver.bp, api.bp, auth.bp, dashboard.bp, manifest.bp]
+    return [receiver.bp, api.bp, auth.bp, github_login.bp, dashboard.bp, manifest.bp]
 
 
 def _config_or_exit():

@@ -12,7 +12,7 @@ from prmonitor.poll.etags import EtagStore
 from prmonitor.poll.reconcile import Reconciler
 from prmonitor.poll.redeliver import Recovery
 from prmonitor.poll.targets import Targets
-from prmonitor.storage import db, deliveries, lease
+from prmonitor.storage import db, deliveries, lease, sessions
 
 log = logging.getLogger(__name__)
 
@@ -206,12 +206,14 @@ class Poller:
             return 0
 
     def _prune(self):
-        """Old deliveries every cycle, a few batches at a time; the ETag store now and then."""
+        """Old deliveries every cycle, a few batches at a time; the ETag store and expired
+        dashboard sessions now and then."""
         self.cycles += 1
         pruned = deliveries.prune(self.retention_days)
         if pruned:
             log.info("deliveries pruned rows=%d", pruned)
         if self.cycles % PRUNE_EVERY == 1:
+            sessions.prune()
             pruned = self.github.etags.prune()
             if pruned:
                 log.info("http cache pruned entries=%d", pruned)

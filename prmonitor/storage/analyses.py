@@ -9,7 +9,7 @@ import json
 from peewee import JOIN, Case, fn
 
 from prmonitor.storage import db
-from prmonitor.storage.models import Analysis, AnalysisFeedback, WorkflowJob, iso, utcnow
+from prmonitor.storage.models import Analysis, AnalysisFeedback, Pr, WorkflowJob, iso, utcnow
 from prmonitor.storage.sql import execute, read_time
 
 VERDICTS = ("related", "unrelated", "infrastructure", "flaky", "unsure")
@@ -75,6 +75,11 @@ def finished_in_last_hour(installation_id, now=None):
 
 def get(analysis_id):
     return Analysis.get_or_none(Analysis.id == analysis_id)
+
+
+def repo_of(row):
+    """The repository of an analysis' PR (None when it has none)."""
+    return Pr.select(Pr.repo_full_name).where(Pr.id == row.pr_id).scalar()
 
 
 def store(task_id, result, now=None):

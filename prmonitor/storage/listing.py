@@ -21,6 +21,7 @@ class PrFilter(NamedTuple):
     after: str | None = None
     status: str | None = None  # one of STATUSES: the CI of the PR's head
     search: str | None = None  # a PR number, or words of the title
+    visible: frozenset | None = None  # only these repositories (full names); None: all
 
 
 # A PR's CI at a glance, from the latest attempt of each run of its head (an earlier push's
@@ -55,6 +56,8 @@ def _page(where, wanted):
     query = Pr.select()
     if where.repo:
         query = query.where(_in_repo(where.repo))
+    if where.visible is not None:
+        query = query.where(Pr.repo_full_name.in_(sorted(where.visible)))
     if where.status:
         query = query.where(_with_status(where.status))
     if where.search:

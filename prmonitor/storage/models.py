@@ -384,6 +384,23 @@ class Redelivery(BaseModel):
         table_name = "redeliveries"
 
 
+class WebSession(BaseModel):
+    """A person signed in with GitHub: what their account can see, and their token."""
+
+    key = CharField(max_length=64, unique=True)
+    github_id = BigIntegerField()
+    login = CharField()
+    token = TextField()
+    repos = TextField()
+    fetched_at = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+
+    class Meta:
+        table_name = "web_sessions"
+        indexes = ((("expires_at",), False),)
+
+
 MODELS = [
     Pr,
     PrHead,
@@ -401,6 +418,7 @@ MODELS = [
     HttpCache,
     Lease,
     Redelivery,
+    WebSession,
 ]
 
 # Tracking states of a pull request (prs.tracking).

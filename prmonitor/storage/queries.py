@@ -186,6 +186,11 @@ def _failed_first():
     return Case(None, [(WorkflowJob.conclusion.in_(FAILED_CONCLUSIONS), 0)], 1)
 
 
+def repo_of_workflow(workflow_id):
+    """The repository of a run attempt (None when it is not stored)."""
+    return Workflow.select(Workflow.repo_full_name).where(Workflow.id == workflow_id).scalar()
+
+
 def jobs_for_workflow(workflow_id):
     """A run attempt's jobs, failed ones first."""
     if not Workflow.select().where(Workflow.id == workflow_id).exists():

@@ -8,6 +8,7 @@ from peewee import InterfaceError, OperationalError
 
 from prmonitor.storage import analyses, diagnoses, lease, listing, outbox, queries, tasks
 from prmonitor.storage.db import database
+from prmonitor.web import auth
 from prmonitor.web.params import (
     BadRequest,
     bounded_int,
@@ -44,7 +45,7 @@ def _ambiguous(exc):
 
 
 def _pr(number, repo=None):
-    return queries.resolve_pr(
+    return auth.visible_pr(
         positive_int(number, "pull request number"), repo_name(repo or request.args.get("repo"))
     )
 
@@ -61,6 +62,7 @@ def list_prs():
         repo=repo_name(request.args.get("repo")),
         state=pr_state(request.args.get("state")),
         after=pr_cursor(request.args.get("after")),
+        visible=auth.visible_repos(),
     )
     limit = bounded_int(request.args.get("limit"), "limit", default=100, most=500)
     prs, cursor = listing.list_prs(where, limit)
@@ -120,7 +122,7 @@ def _notification(row):
 def analysis_feedback(analysis_id):
     """POST {"correct": true|false, "note": "..."}: whether an AI verdict was right."""
     row = analyses.get(bounded_int(analysis_id, "analysis id", most=2**62))
-    if row is None:
+    if row is None or not auth.can_see(analyses.repo_of(row)):
         return error(404, f"analysis {analysis_id} is not stored")
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("correct"), bool):
@@ -142,7 +144,10 @@ def analysis_stats():
 @bp.get("/api/workflows/<workflow_id>/jobs")
 def workflow_jobs(workflow_id):
     """The seed's GET /api/workflows/<id>/jobs."""
-    jobs = queries.jobs_for_workflow(positive_int(workflow_id, "workflow id"))
+    workflow_id = positive_int(workflow_id, "workflow id")
+    if not auth.can_see(queries.repo_of_workflow(workflow_id)):
+        raise queries.NotFound(f"workflow {workflow_id} does not exist")
+    jobs = queries.jobs_for_workflow(workflow_id)
     return jsonify({"success": True, "jobs": jobs})
 
 
@@ -150,6 +155,8 @@ def workflow_jobs(workflow_id):
 def one_job(job_id):
     """GET /api/jobs/<job_id>: one job by GitHub's job id, with its diagnosis and excerpt."""
     found = diagnoses.job_by_github_id(bounded_int(job_id, "job id", most=JOB_ID_MAX))
+    if not auth.can_see(found["repo"]):
+        raise queries.NotFound(f"job {job_id} is not stored")
     return jsonify({"success": True, "job": found})
 
 

@@ -12,6 +12,8 @@ import secrets
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 
+from prmonitor.storage import queries, sessions
+
 bp = Blueprint("auth", __name__, template_folder="templates")
 
 # Paths that stay open: GitHub signs its deliveries instead, load balancers probe /healthz
@@ -69,22 +71,70 @@ def access_required(config):
 
 def signed_in():
     """Who this browser signed in as (a GitHub login, or "API_TOKEN"), or None."""
-    return session.get("who")
+    return g.get("who")
+
+
+def visible_repos():
+    """The repositories this request may read: None for all (API_TOKEN, or no sign-in
+    configured), else a signed-in GitHub account's (a frozenset of full names)."""
+    return g.get("visible")
+
+
+def can_see(repo):
+    """Whether this request may read the repository's PRs (by its full name, any case)."""
+    visible = visible_repos()
+    return visible is None or (repo or "").lower() in {name.lower() for name in visible}
+
+
+def visible_pr(number, repo=None):
+    """queries.resolve_pr as this request may see it: a PR of a repository it may not read is
+    not tracked, and an ambiguous number names only the repositories it may read."""
+    try:
+        pr = queries.resolve_pr(number, repo)
+    except queries.Ambiguous as exc:
+        seen = [name for name in exc.repos if can_see(name)]
+        if len(seen) > 1:
+            raise queries.Ambiguous(seen) from None
+        if not seen:
+            raise queries.NotFound(f"pull request #{number} is not tracked") from None
+        pr = queries.resolve_pr(number, seen[0])
+    if not can_see(pr.repo_full_name):
+        where = f" in {repo}" if repo else ""
+        raise queries.NotFound(f"pull request #{number}{where} is not tracked")
+    return pr
 
 
 def _require_access():
     config = current_app.config["PRMONITOR"]
+    g.visible = None
     if request.path == "/metrics":
         return _require_metrics_token(config)
-    if not access_required(config) or request.path.startswith(OPEN_PATHS):
+    if not access_required(config):
         return None
-    if _bearer_matches(config.api_token) or signed_in():
+    if _bearer_matches(config.api_token):
+        return None
+    _load_session(config)
+    if request.path.startswith(OPEN_PATHS) or signed_in():
         return None
     if request.path.startswith("/api/"):
         return jsonify({"success": False, "error": "sign in or send Authorization: Bearer"}), 401
     if request.method == "GET":
-        return redirect(f"/login?next={_local(request.full_path)}")
+        return redirect(f"/login?next={local_path(request.full_path)}")
     return "Sign in first: /login", 401
+
+
+def _load_session(config):
+    """Who the session cookie says, checked: an API_TOKEN session, or a GitHub one whose row
+    is live (then g.visible is what the account can see)."""
+    who = session.get("who")
+    if who == "API_TOKEN" and config.api_token:
+        g.who = who
+    elif session.get("github") and config.github_sign_in:
+        from prmonitor.web import github_login  # it starts sessions with this module's help
+
+        visible = github_login.visible_for(session["github"], config)
+        if visible is not None:
+            g.who, g.visible = who, visible
 
 
 def _require_metrics_token(config):
@@ -101,7 +151,7 @@ def _bearer_matches(token):
     return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
 
 
-def _local(target):
+def local_path(target):
     """`target` when it is a path of this site ("/prs/..."), else "/": a `next` must not send
     a person to another site after signing in."""
     if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
@@ -147,7 +197,7 @@ def login_form():
     config = current_app.config["PRMONITOR"]
     return render_template(
         "login.html",
-        next=_local(request.args.get("next")),
+        next=local_path(request.args.get("next")),
         github=config.github_sign_in,
         token=bool(config.api_token),
         error=None,
@@ -159,7 +209,7 @@ def login():
     """Sign in with API_TOKEN: a session cookie for SESSION_DAYS."""
     config = current_app.config["PRMONITOR"]
     given = request.form.get("token", "")
-    target = _local(request.form.get("next"))
+    target = local_path(request.form.get("next"))
     if not config.api_token or not hmac.compare_digest(given.encode(), config.api_token.encode()):
         page = render_template(
             "login.html",
@@ -182,6 +232,8 @@ def start_session(who, **fields):
 
 @bp.post("/logout")
 def logout():
-    """Forget this browser's session."""
+    """Forget this browser's session (and a GitHub session's stored token)."""
+    if session.get("github"):
+        sessions.end(session["github"])
     session.clear()
     return redirect("/login", code=303)

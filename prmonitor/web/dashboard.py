@@ -13,9 +13,9 @@ from flask import (
     url_for,
 )
 
+from prmonitor.github.user_access import web_url
 from prmonitor.storage import analyses, listing, pages, queries
 from prmonitor.web import auth, present
-from prmonitor.web.manifest import web_url
 from prmonitor.web.params import (
     BadRequest,
     positive_int,
@@ -52,6 +52,7 @@ def index():
             after=pr_cursor(request.args.get("after") or None),
             status=pr_status(request.args.get("status") or None),
             search=search_text(request.args.get("q") or None),
+            visible=auth.visible_repos(),
         )
     except BadRequest as exc:
         return render_template("index.html", prs=[], error=str(exc), args=request.args), 400
@@ -68,7 +69,7 @@ def index():
 def pr_by_number(number):
     """A PR by its number alone: to its page when one repository has it."""
     try:
-        pr = queries.resolve_pr(positive_int(number, "number"))
+        pr = auth.visible_pr(positive_int(number, "number"))
     except (BadRequest, queries.NotFound):
         abort(404)
     except queries.Ambiguous as exc:
@@ -83,7 +84,7 @@ def pr_details(number, owner, name):
     """One PR: its failures first, then each run of its head with a timeline of its jobs,
     then the runs of earlier heads, folded."""
     try:
-        pr = queries.resolve_pr(positive_int(number, "number"), repo_name(f"{owner}/{name}"))
+        pr = auth.visible_pr(positive_int(number, "number"), repo_name(f"{owner}/{name}"))
     except (BadRequest, queries.NotFound):
         abort(404)
     return _pr_page(pr)
@@ -104,6 +105,8 @@ def analysis_feedback(analysis_id):
         row = analyses.get(positive_int(analysis_id, "analysis id"))
     except BadRequest:
         abort(404)
+    if row is not None and not auth.can_see(analyses.repo_of(row)):
+        row = None
     if row is None or request.form.get("correct") not in ("true", "false"):
         abort(404 if row is None else 400)
     who = auth.signed_in() or "dashboard"

@@ -8,10 +8,11 @@ import copy
 import hmac
 import re
 import secrets
-from urllib.parse import urlsplit
 
 import requests
 from flask import Blueprint, abort, current_app, render_template, request
+
+from prmonitor.github.user_access import web_url
 
 bp = Blueprint("setup", __name__, template_folder="templates")
 
@@ -44,15 +45,9 @@ def manifest_for(root_url):
     manifest["url"] = root_url
     manifest["hook_attributes"]["url"] = f"{root_url}api/github/webhooks"
     manifest["redirect_url"] = f"{root_url}setup/callback"
+    # Where GitHub may send a person back after "Sign in with GitHub" (web.github_login).
+    manifest["callback_urls"] = [f"{root_url}login/github/callback"]
     return manifest
-
-
-def web_url(api_url):
-    """GitHub's web address for an API base: github.com, or GHES's https://HOST."""
-    parts = urlsplit(api_url)
-    if parts.netloc == "api.github.com":
-        return "https://github.com"
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 @bp.get("/setup")

@@ -16,6 +16,7 @@ from .http import (
     unprocessable,
     url_with,
 )
+from .oauth import CLIENT_ID, CLIENT_SECRET
 from .world import WEB
 
 
@@ -97,7 +98,7 @@ class AppRoutes:
             "html_url": f"{WEB}/apps/prmonitor",
             "pem": self.private_key_pem,
             "webhook_secret": "whsec-from-manifest",
-            "client_id": "Iv1.fake",
-            "client_secret": "fake-oauth-client-secret",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
         }
         return json_response(201, app)

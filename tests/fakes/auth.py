@@ -64,6 +64,8 @@ class Credentials:
             if not token["revoked"] and time.time() < token["expires"]:
                 exchange.installation_id = token["installation_id"]
                 exchange.bucket = ("installation", token["installation_id"])
+        elif credential in self._user_tokens:
+            exchange.auth, exchange.bucket = "user", ("user", credential)
         elif credential in self._personal:
             exchange.auth, exchange.bucket = "personal", ("personal", credential)
         else:

@@ -8,6 +8,7 @@ from .faults import Faults
 from .jobs import Jobs
 from .limits import Accounting
 from .notes import Notes
+from .oauth import OAuth
 from .pulls import PullRequests
 from .repo_routes import RepoRoutes
 from .runs import Runs
@@ -22,6 +23,7 @@ class FakeGitHub(
     Accounting,
     Faults,
     Notes,
+    OAuth,
     Runs,
     Jobs,
     PullRequests,
@@ -43,6 +45,7 @@ class FakeGitHub(
         self.page_limit = page_limit
         self._init_truth()
         self._init_notes()
+        self._init_oauth()
         self._init_service()
 
     def _init_service(self):

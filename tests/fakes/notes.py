@@ -64,6 +64,8 @@ class Notes:
         return json_response(200, {**app, "html_url": f"{WEB}/apps/{APP_SLUG}"})
 
     def _get_user(self, exchange):
+        if exchange.auth == "user":
+            return json_response(200, self._user(self._user_tokens[exchange.credential]))
         if exchange.auth != "personal":
             return json_response(403, {"message": NOT_ACCESSIBLE, "documentation_url": DOCS})
         return json_response(200, self._user(self.personal_login))

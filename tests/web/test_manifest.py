@@ -6,7 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from prmonitor.web.manifest import MANIFEST, manifest_for, web_url
+from prmonitor.github.user_access import web_url
+from prmonitor.web.manifest import MANIFEST, manifest_for
 
 from ..helpers import make_config
 

@@ -1,0 +1,28 @@
+"""People signed in to the dashboard with GitHub: one row per session, with the repositories
+their account can see through the App's installations (refreshed every few minutes) and
+their user token, encrypted, to refresh them."""
+
+from peewee import BigIntegerField, CharField, DateTimeField, Model, TextField
+
+
+def up(migrator, db):
+    db.create_tables([_web_sessions(db)])
+
+
+def _web_sessions(db):
+    class WebSession(Model):
+        key = CharField(max_length=64, unique=True)  # SHA-256 of the cookie's session secret
+        github_id = BigIntegerField()
+        login = CharField()
+        token = TextField()  # the user's token, encrypted (web.github_login)
+        repos = TextField()  # JSON list of full names
+        fetched_at = DateTimeField()
+        created_at = DateTimeField()
+        expires_at = DateTimeField()
+
+        class Meta:
+            database = db
+            table_name = "web_sessions"
+            indexes = ((("expires_at",), False),)
+
+    return WebSession
