@@ -9,7 +9,7 @@ import sys
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from prmonitor import checkout, configure_logging, diagnose_cmd, show
+from prmonitor import checkout, configure_logging, diagnose_cmd, metrics, show
 from prmonitor.config import Config, ConfigError, port_number
 from prmonitor.github import GitHubError
 from prmonitor.poll import Poller, worker
@@ -160,6 +160,7 @@ def cmd_serve(config, args):
     # No connection may cross gunicorn's fork: SQLite's locks would be shared by the workers.
     database.close()
     database.close_all()
+    metrics.use_multiprocess_dir()  # the poller beside the workers is scraped with them
     poller = _start_poller() if config.can_poll else None
     try:
         serve(host, port)

@@ -16,6 +16,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers import base, gthread
 
+from prmonitor import metrics
 from prmonitor.config import Config, ConfigError
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def settings():
         "access_log_format": ACCESS_LOG_FORMAT,
         "logger_class": AccessLogger,
         "on_starting": check_configuration,
+        "child_exit": _worker_exited,
         "pre_request": before_request,
         "post_request": after_request,
     }
@@ -216,6 +218,11 @@ class AccessLogger(glogging.Logger):
         }
 
 
+def _worker_exited(arbiter, worker):
+    """gunicorn's child_exit hook, in the master."""
+    metrics.worker_exited(worker.pid)
+
+
 def check_configuration(arbiter=None):
     """gunicorn's on_starting hook, in the master before it binds or forks: a bad setting ends
     the process with exit status 1 and one line naming it (a worker that failed instead would
@@ -230,11 +237,14 @@ def check_configuration(arbiter=None):
 
     configure_logging(config.log_level)
     log.info("prmonitor web %s", config.describe())
+    metrics.use_multiprocess_dir()  # before the fork: every worker writes its values there
     binds = list(arbiter.cfg.bind) if arbiter is not None else []
-    if not config.api_token and reachable_from_outside(binds):
+    signed = config.api_token or config.github_sign_in
+    if not signed and reachable_from_outside(binds):
         log.warning(
             "OPEN TO ANYONE: the dashboard and /api/* answer without credentials on %s; "
-            "set API_TOKEN before this is reachable from a network",
+            "set API_TOKEN (or GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET) before this is "
+            "reachable from a network",
             " ".join(binds),
         )
     return config

@@ -15,6 +15,7 @@ import time
 
 import anthropic
 
+from prmonitor import metrics
 from prmonitor.failures import context
 from prmonitor.github import GitHubError, NotFound, RateLimited
 from prmonitor.storage import analyses, db, diagnoses, evidence, outbox, tasks
@@ -191,6 +192,7 @@ class Analyzer:
             if row is not None and row.pr_id is not None:
                 outbox.mark_pr(row.pr_id)
         verdict = (result or {}).get("verdict")
+        metrics.analysed(state, verdict)
         log.info("analysis=%s %s verdict=%s model=%s", task.id, state, verdict, self.model)
         return state
 

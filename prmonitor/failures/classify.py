@@ -12,6 +12,7 @@ import datetime
 import functools
 import json
 
+from prmonitor import metrics
 from prmonitor.failures.rules import RULES
 from prmonitor.storage import db, evidence, outbox
 from prmonitor.storage.diagnoses import FAILURE_CLASSES
@@ -31,6 +32,7 @@ def apply(job_id, now=None):
         return None
     failure_class, found = classify(job, now)
     evidence.store_class(job.id, failure_class, compact(found))
+    metrics.diagnosed(failure_class)
     if job.pr_id is not None:
         outbox.mark_pr(job.pr_id)
     return failure_class

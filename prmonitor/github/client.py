@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urljoin
 import jwt
 import requests
 
+from prmonitor import metrics
 from prmonitor.github.budget import HORIZON, RESERVE, Budgets, Stats, is_rate_limited
 from prmonitor.github.errors import GitHubError, Unavailable, checked
 
@@ -173,8 +174,10 @@ class GitHub:
             try:
                 response = self._session.request(method, url, headers=sent, **options)
             except requests.RequestException as exc:
+                metrics.github_call(None)
                 self._retry_or_raise(attempt, f"{method} {_path(url)}: {type(exc).__name__}")
                 continue
+            metrics.github_call(response.status_code)
             self.budgets.account(bucket, response, as_app)
             if response.status_code >= 500:
                 self._retry_or_raise(attempt, f"{method} {_path(url)}: {response.status_code}")
@@ -186,6 +189,7 @@ class GitHub:
                 continue
             if is_rate_limited(response):
                 limited += 1
+                metrics.rate_limit_wait()
                 self.budgets.wait_out(response, bucket, limited)
                 continue
             return checked(response, f"{method} {_path(url)}")

@@ -12,6 +12,7 @@ import logging
 
 from peewee import DatabaseError, InterfaceError
 
+from prmonitor import metrics
 from prmonitor.github import GitHubError
 from prmonitor.notify import picture as pictures
 from prmonitor.notify.channels import Check, Comment, Failed, Log, Retry, Slack, entry
@@ -114,10 +115,12 @@ class Notifier:
         try:
             result = channel.send(picture, state)
         except Retry as exc:
+            metrics.notified(channel.name, "retry")
             log.info("pr=%s channel=%s retry: %s", picture.pr_id, channel.name, exc)
             self._failed(channel, picture, f"retry: {exc}")
             return exc
         except (Failed, GitHubError) as exc:
+            metrics.notified(channel.name, "failed")
             log.warning("pr=%s channel=%s failed: %s", picture.pr_id, channel.name, exc)
             self._failed(channel, picture, str(exc))
             return None
@@ -130,6 +133,7 @@ class Notifier:
         if result is not None:
             new_state, line = result
             outbox.save(picture.pr_id, channel.name, new_state, line)
+            metrics.notified(channel.name, line["action"])
             log.info(
                 "notify pr=%s/%s#%s channel=%s action=%s id=%s",
                 picture.pr_id,

@@ -7,6 +7,7 @@ import time
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
+from prmonitor import metrics
 from prmonitor.github import GitHub, GitHubError, NotFound, RateLimited, payloads
 from prmonitor.poll.etags import EtagStore
 from prmonitor.poll.reconcile import Reconciler
@@ -104,7 +105,9 @@ class Poller:
             if not self._renew():
                 log.info("poll skipped: another poller holds the lease")
                 return None
+            started = time.monotonic()
             report = self._cycle()
+            metrics.poll_cycle(time.monotonic() - started)
             lease.record_status(LEASE, self.holder, report)
         log.info("poll cycle %s", _key_values(report))
         return report

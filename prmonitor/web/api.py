@@ -6,6 +6,7 @@ import datetime
 from flask import Blueprint, current_app, jsonify, request
 from peewee import InterfaceError, OperationalError
 
+from prmonitor import metrics
 from prmonitor.storage import analyses, diagnoses, lease, listing, outbox, queries, tasks
 from prmonitor.storage.db import database
 from prmonitor.web import auth
@@ -172,6 +173,14 @@ def healthz():
     except (OperationalError, InterfaceError):
         return jsonify({"ok": False, "error": "database unavailable"}), 503
     return jsonify({"ok": True})
+
+
+@bp.get("/metrics")
+def metrics_text():
+    """Prometheus' text format: deliveries, latencies, job times, GitHub calls, poll cycles,
+    diagnoses, notifications and analyses, summed over every worker (prmonitor.metrics)."""
+    body, content_type = metrics.exposition()
+    return body, 200, {"Content-Type": content_type}
 
 
 @bp.get("/api/status")

@@ -13,10 +13,12 @@ import time
 import uuid
 from urllib.parse import parse_qs
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import ClientDisconnected
 
+from prmonitor import metrics
+from prmonitor.github import fields
 from prmonitor.github.payloads import PayloadError, clean_text
 from prmonitor.storage import db, deliveries, lease
 from prmonitor.webhooks.handlers import router
@@ -59,6 +61,7 @@ def parse_body(body, content_type):
 
 
 def _reply(status, **fields):
+    g.outcome = fields.get("outcome") or ("refused" if status < 500 else "failed")
     ok = 200 <= status < 300
     return jsonify({"ok": ok, "success": ok, **fields}), status
 
@@ -66,6 +69,15 @@ def _reply(status, **fields):
 @bp.post("/api/github/webhooks")
 def receive():
     """POST /api/github/webhooks: verify, parse, then claim and write in one transaction."""
+    started = time.perf_counter()
+    response = _receive()
+    # The event name is the sender's text until the signature holds: "other" until then.
+    event = _header("X-GitHub-Event") if g.get("verified") else "other"
+    metrics.delivery(event, g.get("outcome"), time.perf_counter() - started)
+    return response
+
+
+def _receive():
     secrets = current_app.config["PRMONITOR"].webhook_secrets
     if not secrets:
         return _reply(503, error="webhooks are disabled: set WEBHOOK_SECRET to accept deliveries")
@@ -79,6 +91,7 @@ def receive():
         return _reply(413, error="payload larger than 25 MB")
     if not verify_signature(body, request.headers.get("X-Hub-Signature-256"), secrets):
         return _reply(401, error="missing or invalid X-Hub-Signature-256")
+    g.verified = True
     name = _header("X-GitHub-Event")
     if not name:
         return _reply(400, error="missing X-GitHub-Event header")
@@ -164,7 +177,24 @@ def _handle(event):
         event.action,
         outcome,
     )
+    if outcome == "processed" and event.name == "workflow_job" and event.action == "completed":
+        _job_metrics(event.payload)
     return _reply(200, delivery=event.delivery_id, outcome=outcome)
+
+
+def _job_metrics(payload):
+    """A completed job's queue and run times, by repository and workflow (first delivery of
+    its completion only: a duplicate is not processed)."""
+    job = payload.get("workflow_job") or {}
+    repo = (payload.get("repository") or {}).get("full_name")
+    created, started, completed = (
+        fields.timestamp(job, key) for key in ("created_at", "started_at", "completed_at")
+    )
+    queued = (started - created).total_seconds() if created and started else None
+    ran = (completed - started).total_seconds() if started and completed else None
+    name, conclusion = job.get("workflow_name"), job.get("conclusion")
+    if all(isinstance(v, str) or v is None for v in (repo, name, conclusion)):
+        metrics.job_completed(repo, name, conclusion, queued, ran)
 
 
 def _process(event, attempts=3):
