@@ -123,6 +123,7 @@ class Workflow(BaseModel):
         indexes = (
             (("run_id", "run_attempt"), True),
             (("repo_full_name", "head_sha"), False),
+            (("repo_full_name", "created_at"), False),  # a repository's trends
         )
 
 

@@ -14,7 +14,7 @@ from flask import (
 )
 
 from prmonitor.github.user_access import web_url
-from prmonitor.storage import analyses, listing, pages, queries
+from prmonitor.storage import analyses, listing, pages, queries, trends
 from prmonitor.web import auth, present
 from prmonitor.web.params import (
     BadRequest,
@@ -88,6 +88,22 @@ def pr_details(number, owner, name):
     except (BadRequest, queries.NotFound):
         abort(404)
     return _pr_page(pr)
+
+
+@bp.get("/repos/<owner>/<name>")
+def repo_trends(owner, name):
+    """A repository's CI over its latest runs: pass rate, duration and queue time per
+    workflow, the flakiest jobs, the most common failures."""
+    try:
+        repo = repo_name(f"{owner}/{name}")
+    except BadRequest:
+        abort(404)
+    if not auth.can_see(repo):
+        abort(404)
+    found = trends.repo_trends(repo)
+    if not found["runs"]:
+        abort(404)
+    return render_template("trends.html", repo=repo, trends=found)
 
 
 def _pr_page(pr):

@@ -66,10 +66,17 @@ def took(run):
     return charts.duration((end - start).total_seconds())
 
 
+def seconds(value):
+    """A duration in seconds as "3 min 4 s" (empty for none)."""
+    return "" if value is None else charts.duration(value)
+
+
 def init_app(app):
     """The filters and globals the templates use."""
     app.add_template_filter(ago)
     app.add_template_filter(took)
+    app.add_template_filter(seconds)
+    app.add_template_global(charts.sparkline, "sparkline")
     app.add_template_global(badge)
     app.add_template_global(charts.outcome, "outcome")
     app.add_template_global(charts.timeline, "timeline")

@@ -39,7 +39,7 @@ def test_migrate_is_safe_to_rerun(bare_db):
         "0006_pr_listing",
         "0007_notifications",
         "0008_analyses",
-        "0009_web_sessions",
+        "0009_dashboard",
     ]
     assert db.migrate(bare_db) == []
 
@@ -127,7 +127,7 @@ def test_upgrade_from_0001_keeps_every_row(seed_era_db):
             "0006_pr_listing",
             "0007_notifications",
             "0008_analyses",
-            "0009_web_sessions",
+            "0009_dashboard",
         ]
     finally:
         if db.is_postgres(seed_era_db):

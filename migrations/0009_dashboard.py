@@ -1,12 +1,14 @@
-"""People signed in to the dashboard with GitHub: one row per session, with the repositories
+"""The dashboard: people signed in with GitHub, one row per session, with the repositories
 their account can see through the App's installations (refreshed every few minutes) and
-their user token, encrypted, to refresh them."""
+their user token, encrypted, to refresh them; and an index for a repository's latest runs
+(its trends page)."""
 
 from peewee import BigIntegerField, CharField, DateTimeField, Model, TextField
 
 
 def up(migrator, db):
     db.create_tables([_web_sessions(db)])
+    migrator.migrate(migrator.add_index("workflows", ("repo_full_name", "created_at"), False))
 
 
 def _web_sessions(db):
