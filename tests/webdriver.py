@@ -31,10 +31,57 @@ class Browser:
     def open(self, url):
         self._call("POST", "/url", {"url": url})
 
-    def click(self, css):
+    def _element(self, css):
         found = self._call("POST", "/element", {"using": "css selector", "value": css})
         assert ELEMENT in (found or {}), f"no element {css!r}: {found}"
-        self._call("POST", f"/element/{found[ELEMENT]}/click", {})
+        return found[ELEMENT]
+
+    def click(self, css):
+        self._call("POST", f"/element/{self._element(css)}/click", {})
+
+    def type(self, css, text):
+        """Type `text` into the input (after clearing it)."""
+        element = self._element(css)
+        self._call("POST", f"/element/{element}/clear", {})
+        self._call("POST", f"/element/{element}/value", {"text": text})
+
+    def choose(self, css, value):
+        """Pick the <option> with this value of a <select>, as a person would click it."""
+        self.click(f"{css} option[value='{value}']")
+
+    def count(self, css):
+        found = self._call("POST", "/elements", {"using": "css selector", "value": css})
+        return len(found or [])
+
+    def text(self, css="body"):
+        return self._call("GET", f"/element/{self._element(css)}/text")
+
+    def run(self, script, *args):
+        """The value of a JavaScript function body run in the page."""
+        return self._call("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def size(self, width, height):
+        self._call("POST", "/window/rect", {"width": width, "height": height})
+
+    def screenshot(self, path):
+        """A PNG of the whole page (taller than the window when it scrolls) at `path`."""
+        import base64
+
+        height = self.run("return document.documentElement.scrollHeight")
+        width = self.run("return window.outerWidth")
+        self.size(width, min(max(height + 140, 600), 8000))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(self._call("GET", "/screenshot")))
+
+    def wait_until(self, condition, timeout=20, what="the condition"):
+        """Poll `condition()` until it is true; AssertionError after `timeout` seconds."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} did not happen in {timeout} s")
+            time.sleep(0.25)
 
     @property
     def source(self):
@@ -61,6 +108,8 @@ def browser(profile_dir):
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
+                "--window-size=1280,900",
+                "--hide-scrollbars",
                 f"--user-data-dir={profile_dir}",
             ],
         }

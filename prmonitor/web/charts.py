@@ -70,12 +70,13 @@ def timeline(jobs, now=None):
     rows = [_bar(i, s, start, scale) for i, s in enumerate(spans)]
     total = duration((end - start).total_seconds())
     return Markup(
+        '<div class="timeline-box">'
         f'<svg class="timeline" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="job timeline, {len(spans)} jobs over {total}">'
         f"{''.join(rows)}"
         f'<text class="axis" x="{LABEL}" y="{height - 4}">0</text>'
         f'<text class="axis" x="{WIDTH - 4}" y="{height - 4}" text-anchor="end">{total}</text>'
-        "</svg>"
+        "</svg></div>"
     )
 
 
