@@ -1,14 +1,18 @@
 """The dashboard: people signed in with GitHub, one row per session, with the repositories
 their account can see through the App's installations (refreshed every few minutes) and
-their user token, encrypted, to refresh them; and an index for a repository's latest runs
-(its trends page)."""
+their user token, encrypted, to refresh them; an index for a repository's latest runs (its
+trends page) and one for its open PRs (the PR list of one repository)."""
 
 from peewee import BigIntegerField, CharField, DateTimeField, Model, TextField
 
 
 def up(migrator, db):
     db.create_tables([_web_sessions(db)])
-    migrator.migrate(migrator.add_index("workflows", ("repo_full_name", "created_at"), False))
+    migrator.migrate(
+        migrator.add_index("workflows", ("repo_full_name", "created_at"), False),
+        # One repository's open PRs, newest first, without reading its closed ones.
+        migrator.add_index("prs", ("repo_full_name", "state", "updated_at", "id"), False),
+    )
 
 
 def _web_sessions(db):

@@ -32,8 +32,23 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 JOB_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 21600)
 CYCLE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
+# The label values of the job histograms: bounded, since each is a series per bucket.
+MAX_REPOS = 500
+MAX_WORKFLOWS = 30
+CONCLUSIONS = (
+    "success",
+    "failure",
+    "cancelled",
+    "skipped",
+    "timed_out",
+    "neutral",
+    "action_required",
+    "startup_failure",
+)
+
 _lock = threading.Lock()
 _metrics = None
+_seen = {}  # repo -> the workflow names given a series of their own
 
 
 def use_multiprocess_dir():
@@ -126,12 +141,27 @@ def delivery(event, outcome, seconds):
 
 
 def job_completed(repo, workflow, conclusion, queued_seconds, ran_seconds):
-    """A job's queue time and run time, when its completion is first stored."""
-    repo, workflow = (repo or "unknown")[:200], (workflow or "unknown")[:200]
+    """A job's queue time and run time, when its completion is first stored. A workflow's
+    name is the YAML's (a pull request can bring its own): past MAX_WORKFLOWS names per
+    repository and MAX_REPOS repositories in this process, the rest count as "other"."""
+    repo, workflow = _bounded(repo or "unknown", (workflow or "unknown")[:100])
+    conclusion = conclusion if conclusion in CONCLUSIONS else "other"
     if queued_seconds is not None and queued_seconds >= 0:
         _get("job_queue").labels(repo, workflow).observe(queued_seconds)
     if ran_seconds is not None and ran_seconds >= 0:
         _get("job_duration").labels(repo, workflow, conclusion or "unknown").observe(ran_seconds)
+
+
+def _bounded(repo, workflow):
+    repo = repo[:200]
+    with _lock:
+        if repo not in _seen and len(_seen) >= MAX_REPOS:
+            return "other", "other"
+        names = _seen.setdefault(repo, set())
+        if workflow not in names and len(names) >= MAX_WORKFLOWS:
+            return repo, "other"
+        names.add(workflow)
+    return repo, workflow
 
 
 def github_call(status):

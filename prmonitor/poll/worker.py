@@ -9,7 +9,7 @@ import time
 from peewee import DatabaseError, InterfaceError
 
 from prmonitor.poll import analyst, diagnoser, notifier
-from prmonitor.storage import db, deliveries
+from prmonitor.storage import db, deliveries, sessions
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def idle_until_configured(stop, retention_days, every=IDLE_REMINDER):
         try:
             with db.database.connection_context():
                 deliveries.prune(retention_days)
+                sessions.prune()
         except (DatabaseError, InterfaceError) as exc:
             log.warning("deliveries not pruned: database error (%s)", db.describe(exc))
         if stop.wait(every):

@@ -57,7 +57,10 @@ def _page(where, wanted):
     if where.repo:
         query = query.where(_in_repo(where.repo))
     if where.visible is not None:
-        query = query.where(Pr.repo_full_name.in_(sorted(where.visible)))
+        # By any casing: a stored name may differ in case from the one GitHub lists now.
+        query = query.where(
+            fn.LOWER(Pr.repo_full_name).in_(sorted(r.lower() for r in where.visible))
+        )
     if where.status:
         query = query.where(_with_status(where.status))
     if where.search:
@@ -164,27 +167,44 @@ def _listed(pr):
     return listed
 
 
-_NO_RUNS = {"total_workflows": 0, "failed_workflows": 0, "in_progress_workflows": 0}
+_NO_RUNS = {
+    "total_workflows": 0,
+    "failed_workflows": 0,
+    "in_progress_workflows": 0,
+    "status": "none",
+}
 
 
 def _verdicts(pr_ids):
-    """{pr id: counts of its head's latest run attempts}."""
+    """{pr id: the counts of its latest run attempts (every head's, as the API has always
+    given them), and `status`: STATUSES' word for its head's}."""
     if not pr_ids:
         return {}
     of_head = (Workflow.head_sha == Pr.head_sha) | Pr.head_sha.is_null()
+    failed = Workflow.conclusion.in_(FAILED_CONCLUSIONS)
+    going = Workflow.status != "completed"
     rows = (
         Workflow.select(
             Workflow.pr,
             fn.COUNT(Workflow.id).alias("total_workflows"),
-            count_where(Workflow.conclusion.in_(FAILED_CONCLUSIONS)).alias("failed_workflows"),
-            count_where(Workflow.status != "completed").alias("in_progress_workflows"),
+            count_where(failed).alias("failed_workflows"),
+            count_where(going).alias("in_progress_workflows"),
+            count_where(of_head).alias("head"),
+            count_where(of_head & failed).alias("head_failed"),
+            count_where(of_head & going).alias("head_going"),
         )
         .join(Pr, on=(Workflow.pr == Pr.id))
-        .where(Workflow.pr.in_(pr_ids) & of_head & latest_attempt())
+        .where(Workflow.pr.in_(pr_ids) & latest_attempt())
         .group_by(Workflow.pr)
         .dicts()
     )
-    return {row.pop("pr"): row for row in rows}
+    return {row.pop("pr"): _with_verdict(row) for row in rows}
+
+
+def _with_verdict(row):
+    head, failed, going = (int(row.pop(key)) for key in ("head", "head_failed", "head_going"))
+    status = "failing" if failed else "running" if going else "green" if head else "none"
+    return {**{key: int(value) for key, value in row.items()}, "status": status}
 
 
 def failure_classes(pr_ids):

@@ -78,6 +78,7 @@ class Pr(BaseModel):
             (("state", "updated_at", "id"), False),
             (("updated_at", "id"), False),
             (("repo_full_name", "updated_at", "id"), False),
+            (("repo_full_name", "state", "updated_at", "id"), False),
         )
 
 

@@ -109,6 +109,11 @@ def summary(runs):
 
 def is_live(page):
     """Whether anything on the page is still queued or running (the page keeps refreshing)."""
-    return any(run["status"] != "completed" for run in page["current"]) or any(
-        job["status"] != "completed" for run in page["current"] for job in run["jobs"]
+    return any(_going(run) for run in page["current"]) or any(
+        _going(job) for run in page["current"] for job in run["jobs"]
     )
+
+
+def _going(row):
+    """Queued or running; a row of no status (written by hand) is not."""
+    return row["status"] is not None and row["status"] != "completed"

@@ -54,6 +54,15 @@ def resolve_pr(number, repo=None):
     return prs[0]
 
 
+def stored_repo_name(repo):
+    """The repository's name as stored (GitHub's names are case-insensitive): `repo` itself,
+    else the stored casing of it, else `repo`."""
+    if Workflow.select().where(Workflow.repo_full_name == repo).exists():
+        return repo
+    found = Pr.select(Pr.repo_full_name).where(fn.LOWER(Pr.repo_full_name) == repo.lower()).scalar()
+    return found or repo
+
+
 def pr_number_of_branch(branch, repo=None):
     """The number of the PR whose head is `branch` (an open one first, then the newest)."""
     query = Pr.select(Pr.pr_number).where(Pr.head_ref == branch)

@@ -2,13 +2,18 @@
 pass rate, median duration and queue time over time; per job the same with its flaky and
 infrastructure failures (the diagnosis' classes); the most common failure signatures.
 
-Two statements whatever the history: the repository's latest WINDOW run attempts (index
-workflows(repo_full_name, created_at)), then their jobs' few columns (index workflow_id)."""
+Four statements whatever the history: the repository's latest WINDOW run attempts (index
+workflows(repo_full_name, created_at)), then three aggregates of their jobs (index
+workflow_id): the wait per run, the figures per job name, the commonest signatures."""
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 
+from peewee import SQL, NodeList, fn
+
+from prmonitor.storage import db
 from prmonitor.storage.models import FAILED_CONCLUSIONS, Workflow, WorkflowJob
+from prmonitor.storage.queries import count_where
 
 WINDOW = 300  # run attempts of the repository, newest first
 POINTS = 10  # points of each line: the window's runs of a workflow in this many slices
@@ -21,10 +26,9 @@ def repo_trends(repo, window=WINDOW):
         Workflow.select(
             Workflow.id,
             Workflow.workflow_name,
-            Workflow.pr,
+            Workflow.pr.is_null(False),
             Workflow.conclusion,
-            Workflow.created_at,
-            Workflow.completed_at,
+            seconds_between(Workflow.created_at, Workflow.completed_at),
         )
         .where((Workflow.repo_full_name == repo) & Workflow.created_at.is_null(False))
         .order_by(Workflow.created_at.desc())
@@ -32,38 +36,34 @@ def repo_trends(repo, window=WINDOW):
         .tuples()
     )
     runs.reverse()  # oldest first, as the lines are drawn
-    jobs = _jobs([run[0] for run in runs])
+    ids = [run[0] for run in runs]
     return {
         "runs": len(runs),
-        "workflows": _workflows(runs, jobs),
-        "jobs": _job_rows(runs, jobs),
-        "signatures": _signatures(jobs),
+        "workflows": _workflows(runs, _queue_by_run(ids)),
+        "jobs": _job_rows(ids),
+        "signatures": _signatures(ids),
     }
 
 
-def _jobs(run_ids):
-    found = defaultdict(list)
-    for chunk in range(0, len(run_ids), 500):
-        query = WorkflowJob.select(
-            WorkflowJob.workflow,
-            WorkflowJob.job_name,
-            WorkflowJob.conclusion,
-            WorkflowJob.created_at,
-            WorkflowJob.started_at,
-            WorkflowJob.completed_at,
-            WorkflowJob.failure_class,
-            WorkflowJob.failure_signature,
-            WorkflowJob.failure_excerpt,
-        ).where(WorkflowJob.workflow.in_(run_ids[chunk : chunk + 500]))
-        for row in query.tuples():
-            found[row[0]].append(row)
-    return found
+def seconds_between(start, end):
+    """SQL for the seconds from `start` to `end` (NULL when either is)."""
+    if db.is_postgres():
+        return NodeList((SQL("EXTRACT(EPOCH FROM"), end - start, SQL(")")))
+    return (fn.julianday(end) - fn.julianday(start)) * 86400
 
 
-def _seconds(start, end):
-    if start is None or end is None or end < start:
-        return None
-    return (end - start).total_seconds()
+def _queue_by_run(ids):
+    """{run attempt id: its jobs' mean wait for a runner, in seconds}."""
+    if not ids:
+        return {}
+    waited = seconds_between(WorkflowJob.created_at, WorkflowJob.started_at)
+    query = (
+        WorkflowJob.select(WorkflowJob.workflow, fn.AVG(waited))
+        .where(WorkflowJob.workflow.in_(ids) & (WorkflowJob.started_at >= WorkflowJob.created_at))
+        .group_by(WorkflowJob.workflow)
+        .tuples()
+    )
+    return {run_id: float(seconds) for run_id, seconds in query if seconds is not None}
 
 
 def _median(values):
@@ -78,14 +78,12 @@ def _pass_rate(conclusions):
     return round(100 * sum(c == "success" for c in done) / len(done))
 
 
-def _workflows(runs, jobs):
+def _workflows(runs, queue):
     groups = defaultdict(list)
-    for run in runs:
-        run_id, name, pr, conclusion, created, completed = run
-        queue = _median(_seconds(j[3], j[4]) for j in jobs.get(run_id, []))
-        groups[(name or "workflow", "PRs" if pr else "base branch")].append(
-            (conclusion, _seconds(created, completed), queue)
-        )
+    for run_id, name, of_pr, conclusion, took in runs:
+        where = "PRs" if of_pr else "base branch"
+        took = float(took) if took is not None and took >= 0 else None
+        groups[(name or "workflow", where)].append((conclusion, took, queue.get(run_id)))
     rows = []
     for (name, where), listed in sorted(groups.items()):
         slices = _slices(listed)
@@ -114,46 +112,77 @@ def _minutes(seconds):
     return None if seconds is None else round(seconds / 60, 1)
 
 
-def _job_rows(runs, jobs):
-    names = {run[0]: run[1] or "workflow" for run in runs}
-    per_job = defaultdict(list)
-    for run_id, listed in jobs.items():
-        for job in listed:
-            per_job[(names[run_id], job[1] or "job")].append(job)
-    rows = []
-    for (workflow, name), listed in per_job.items():
-        classes = Counter(j[6] for j in listed if j[2] in FAILED_CONCLUSIONS)
-        rows.append(
-            {
-                "workflow": workflow,
-                "name": name,
-                "runs": len(listed),
-                "failed": sum(classes.values()),
-                "flaky": classes.get("flaky", 0),
-                "infrastructure": classes.get("infrastructure", 0),
-                "pass_rate": _pass_rate([j[2] for j in listed]),
-                "median_duration": _median(_seconds(j[4], j[5]) for j in listed),
-            }
+def _job_rows(ids):
+    """Per job name: runs, pass rate, failures by class, mean duration; flakiest first."""
+    if not ids:
+        return []
+    job = WorkflowJob
+    failed = job.conclusion.in_(FAILED_CONCLUSIONS)
+    done = job.conclusion.is_null(False) & job.conclusion.not_in(("cancelled", "skipped"))
+    query = (
+        job.select(
+            job.workflow_name,
+            job.job_name,
+            fn.COUNT(job.id),
+            count_where(done),
+            count_where(job.conclusion == "success"),
+            count_where(failed),
+            count_where(failed & (job.failure_class == "flaky")),
+            count_where(failed & (job.failure_class == "infrastructure")),
+            fn.AVG(seconds_between(job.started_at, job.completed_at)),
         )
+        .where(job.workflow.in_(ids))
+        .group_by(job.workflow_name, job.job_name)
+        .tuples()
+    )
+    rows = [
+        {
+            "workflow": workflow or "workflow",
+            "name": name or "job",
+            "runs": int(runs),
+            "pass_rate": round(100 * int(passed) / int(done)) if done else None,
+            "failed": int(failures),
+            "flaky": int(flaky),
+            "infrastructure": int(infrastructure),
+            "mean_duration": float(took) if took is not None else None,
+        }
+        for workflow, name, runs, done, passed, failures, flaky, infrastructure, took in query
+    ]
     rows.sort(key=lambda r: (-(r["flaky"] + r["infrastructure"]), -r["failed"], r["name"]))
     return rows[:TOP]
 
 
-def _signatures(jobs):
-    seen = Counter()
-    example = {}
-    for listed in jobs.values():
-        for job in listed:
-            if job[2] in FAILED_CONCLUSIONS and job[7]:
-                seen[job[7]] += 1
-                example.setdefault(job[7], (job[1], job[6], job[8]))
+def _signatures(ids):
+    """The most common failure signatures, each with a job, its class and an excerpt."""
+    if not ids:
+        return []
+    job = WorkflowJob
+    count = fn.COUNT(job.id)
+    query = (
+        job.select(
+            job.failure_signature,
+            count,
+            fn.MIN(job.job_name),
+            fn.MIN(job.failure_class),
+            fn.MIN(job.failure_excerpt),
+        )
+        .where(
+            job.workflow.in_(ids)
+            & job.conclusion.in_(FAILED_CONCLUSIONS)
+            & job.failure_signature.is_null(False)
+        )
+        .group_by(job.failure_signature)
+        .order_by(count.desc(), job.failure_signature)
+        .limit(TOP)
+        .tuples()
+    )
     return [
         {
             "signature": signature,
-            "count": count,
-            "job": example[signature][0],
-            "failure_class": example[signature][1],
-            "excerpt": example[signature][2],
+            "count": int(found),
+            "job": name,
+            "failure_class": failure_class,
+            "excerpt": excerpt,
         }
-        for signature, count in seen.most_common(TOP)
+        for signature, found, name, failure_class, excerpt in query
     ]

@@ -139,6 +139,9 @@ def analysis_feedback(analysis_id):
 def analysis_stats():
     """Agreement of the AI's verdicts with the feedback, by verdict and model; grounding
     failures; tokens and latency per analysis."""
+    refused = auth.require_operator()
+    if refused:
+        return refused
     return jsonify({"success": True, "stats": analyses.stats()})
 
 
@@ -187,6 +190,9 @@ def metrics_text():
 def status():
     """What the poller and the receiver have been doing: the poller's lease and its last cycle
     (calls, 304s, calls counted against the rate limit), and the last day's deliveries."""
+    refused = auth.require_operator()
+    if refused:
+        return refused
     config = current_app.config["PRMONITOR"]
     poller = lease.describe(lease.POLLER)
     return jsonify(

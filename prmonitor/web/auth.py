@@ -8,8 +8,19 @@ import datetime
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 
 from prmonitor.storage import queries, sessions
@@ -47,8 +58,8 @@ def init_app(app, config):
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=datetime.timedelta(days=SESSION_DAYS),
     )
-    app.before_request(_check_csrf)
     app.before_request(_require_access)
+    app.before_request(_check_csrf)  # after: a post to the API on a session needs the token
     app.after_request(_set_csrf_cookie)
     app.add_template_global(csrf_token)
     app.add_template_global(signed_in)
@@ -104,6 +115,18 @@ def visible_pr(number, repo=None):
     return pr
 
 
+def require_operator():
+    """For what spans every repository (the poller's status, the AI's stats, creating the
+    App): API_TOKEN (bearer or session), or an open deployment; not a GitHub account, which
+    sees its own repositories only. Returns an answer to refuse with, or None."""
+    if visible_repos() is None:
+        return None
+    message = "this needs API_TOKEN: it covers every repository"
+    if request.path.startswith("/api/"):
+        return jsonify({"success": False, "error": message}), 403
+    return message, 403
+
+
 def _require_access():
     config = current_app.config["PRMONITOR"]
     g.visible = None
@@ -112,6 +135,7 @@ def _require_access():
     if not access_required(config):
         return None
     if _bearer_matches(config.api_token):
+        g.bearer = True
         return None
     _load_session(config)
     if request.path.startswith(OPEN_PATHS) or signed_in():
@@ -119,8 +143,15 @@ def _require_access():
     if request.path.startswith("/api/"):
         return jsonify({"success": False, "error": "sign in or send Authorization: Bearer"}), 401
     if request.method == "GET":
-        return redirect(f"/login?next={local_path(request.full_path)}")
+        return redirect(url_for("auth.login_form", next=_back_here()))
     return "Sign in first: /login", 401
+
+
+def _back_here():
+    """This page's path and query, for after signing in, without an old ?token= link's token
+    (which would otherwise travel on in the address)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+    return local_path(f"{request.path}?{urlencode(args, safe='/')}" if args else request.path)
 
 
 def _load_session(config):
@@ -138,8 +169,12 @@ def _load_session(config):
 
 
 def _require_metrics_token(config):
+    """METRICS_TOKEN or API_TOKEN; open only when nothing else asks for credentials (the
+    metrics name every repository, so GitHub sign-in alone keeps them closed)."""
     tokens = [t for t in (config.metrics_token, config.api_token) if t]
-    if not tokens or any(_bearer_matches(t) for t in tokens):
+    if any(_bearer_matches(t) for t in tokens):
+        return None
+    if not tokens and not access_required(config):
         return None
     return "send Authorization: Bearer METRICS_TOKEN (or API_TOKEN)\n", 401
 
@@ -153,10 +188,17 @@ def _bearer_matches(token):
 
 def local_path(target):
     """`target` when it is a path of this site ("/prs/..."), else "/": a `next` must not send
-    a person to another site after signing in."""
-    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
+    a person to another site after signing in. Browsers drop tabs and newlines from a URL and
+    read a backslash as a slash, so "/\t/evil.example" would be "//evil.example": any such
+    character, or a scheme or host, makes it "/"."""
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2000:
         return "/"
-    return target.rstrip("?") if "\\" not in target else "/"
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return "/"
+    return target.rstrip("?")
 
 
 # -- CSRF ------------------------------------------------------------------------------------
@@ -178,10 +220,19 @@ def _set_csrf_cookie(response):
 
 
 def _check_csrf():
-    """Every form post of the dashboard must carry the form token; the API (bearer tokens, no
-    cookies needed) and GitHub's deliveries are not forms."""
-    if request.method != "POST" or request.path.startswith("/api/"):
+    """Every form post of the dashboard must carry the form token. The API takes bearer
+    tokens, which no other site can make a browser send; a post to it on a session cookie
+    must carry the token in an X-CSRF-Token header. GitHub's deliveries are signed."""
+    if request.method != "POST" or request.path.startswith("/api/github/webhooks"):
         return None
+    if request.path.startswith("/api/"):
+        if g.get("bearer") or not g.get("who"):
+            return None  # a machine's token, or no sign-in configured at all
+        given = request.headers.get("X-CSRF-Token", "")
+        kept = request.cookies.get(CSRF_COOKIE, "")
+        if kept and hmac.compare_digest(given.encode(), kept.encode()):
+            return None
+        return jsonify({"success": False, "error": "send the X-CSRF-Token header"}), 400
     given, kept = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
     if kept and hmac.compare_digest(given.encode(), kept.encode()):
         return None

@@ -30,6 +30,7 @@ bp = Blueprint("dashboard", __name__, template_folder="templates")
 
 
 PAGE_SIZE = 50
+FILTERS = ("q", "repo", "state", "status")  # what the next page's link carries on
 
 
 # How often a PR page with queued or running jobs fetches its data again.
@@ -60,7 +61,7 @@ def index():
     classes = listing.failure_classes([pr["id"] for pr in prs])
     for pr in prs:
         pr["failure_classes"] = classes.get(pr["id"], {})
-    args = {k: v for k, v in request.args.items() if k != "after" and v}
+    args = {k: request.args[k] for k in FILTERS if request.args.get(k)}
     later = url_for("dashboard.index", **args, after=cursor) if cursor else None
     return render_template("index.html", prs=prs, args=request.args, later=later, error=None)
 
@@ -100,7 +101,7 @@ def repo_trends(owner, name):
         abort(404)
     if not auth.can_see(repo):
         abort(404)
-    found = trends.repo_trends(repo)
+    found = trends.repo_trends(queries.stored_repo_name(repo))
     if not found["runs"]:
         abort(404)
     return render_template("trends.html", repo=repo, trends=found)
@@ -110,7 +111,9 @@ def _pr_page(pr):
     page = pages.pr_page(pr)
     live = pages.is_live(page)
     template = "pr_live.html" if request.headers.get("X-Live") == "1" else "pr.html"
-    return render_template(template, pr=queries.pr_to_dict(pr), page=page, live=live)
+    body = render_template(template, pr=queries.pr_to_dict(pr), page=page, live=live)
+    # The page and its live part share the address: no cache may give one for the other.
+    return body, 200, {"Vary": "X-Live", "Cache-Control": "no-store"}
 
 
 @bp.post("/analyses/<analysis_id>/feedback")
@@ -137,7 +140,7 @@ def pr_url(pr):
     owner, _, name = (pr["repo"] or "").partition("/")
     if owner and name:
         return url_for("dashboard.pr_details", owner=owner, name=name, number=pr["pr_number"])
-    return url_for("dashboard.pr_details", number=pr["pr_number"])
+    return url_for("dashboard.pr_by_number", number=pr["pr_number"])
 
 
 @bp.app_template_filter("github_url")

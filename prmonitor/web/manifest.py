@@ -13,6 +13,7 @@ import requests
 from flask import Blueprint, abort, current_app, render_template, request
 
 from prmonitor.github.user_access import web_url
+from prmonitor.web import auth
 
 bp = Blueprint("setup", __name__, template_folder="templates")
 
@@ -53,6 +54,9 @@ def manifest_for(root_url):
 @bp.get("/setup")
 def start():
     """GET /setup: a button that posts the App's manifest to GitHub."""
+    refused = auth.require_operator()
+    if refused:
+        return refused
     org = request.args.get("org", "")
     if org and not _is_owner(org):
         abort(400)

@@ -16,17 +16,9 @@ BADGES = {
 }
 
 
-def status_of(pr):
-    """failing / running / green / none, for a PR as listing.list_prs gives it."""
-    if pr.get("failed_workflows"):
-        return "failing"
-    if pr.get("in_progress_workflows"):
-        return "running"
-    return "green" if pr.get("total_workflows") else "none"
-
-
 def badge(pr):
-    css, words = BADGES[status_of(pr)]
+    """The status badge of a PR as listing.list_prs gives it (its head's CI)."""
+    css, words = BADGES[pr.get("status") or "none"]
     return Markup(f'<span class="badge {css}">{escape(words)}</span>')
 
 

@@ -70,11 +70,12 @@ def _reply(status, **fields):
 def receive():
     """POST /api/github/webhooks: verify, parse, then claim and write in one transaction."""
     started = time.perf_counter()
-    response = _receive()
-    # The event name is the sender's text until the signature holds: "other" until then.
-    event = _header("X-GitHub-Event") if g.get("verified") else "other"
-    metrics.delivery(event, g.get("outcome"), time.perf_counter() - started)
-    return response
+    try:
+        return _receive()
+    finally:  # an error the app answers with 500 or 503 is counted too
+        # The event name is the sender's text until the signature holds: "other" until then.
+        event = _header("X-GitHub-Event") if g.get("verified") else "other"
+        metrics.delivery(event, g.get("outcome", "failed"), time.perf_counter() - started)
 
 
 def _receive():

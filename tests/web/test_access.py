@@ -144,3 +144,47 @@ def test_dashboard_form_posts_need_the_csrf_token(client, deliver):
     token = csrf_of(client, "/")
     answer = client.post("/analyses/1/feedback", data={"correct": "true", "csrf": token})
     assert answer.status_code == 404  # past the CSRF check: no such analysis
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/\t/evil.example", "/\n/evil.example", "/ /evil.example", "/%09/x" + "\x7f", "http:/x"],
+)
+def test_next_with_characters_a_browser_drops_stays_home(guarded, target):
+    assert sign_in(guarded, TOKEN, target).headers["Location"] == "/"
+
+
+def test_the_sign_in_redirect_keeps_the_whole_address_but_an_old_token(guarded):
+    refused = guarded.get("/?repo=acme/widgets&state=open&token=" + TOKEN)
+    assert refused.headers["Location"] == "/login?next=/?repo%3Dacme/widgets%26state%3Dopen"
+    signed = sign_in(guarded, TOKEN, "/?repo=acme/widgets&state=open")
+    assert signed.headers["Location"] == "/?repo=acme/widgets&state=open"
+
+
+def test_a_json_post_on_a_session_needs_the_csrf_header(guarded):
+    sign_in(guarded)
+    body = {"correct": True}
+    refused = guarded.post("/api/analyses/1/feedback", json=body)
+    assert refused.status_code == 400 and "X-CSRF-Token" in refused.json["error"]
+    token = guarded.get_cookie("prmonitor_csrf").value
+    passed = guarded.post("/api/analyses/1/feedback", json=body, headers={"X-CSRF-Token": token})
+    assert passed.status_code == 404  # past the check: no such analysis
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    guarded.delete_cookie("prmonitor_session")
+    assert guarded.post("/api/analyses/1/feedback", json=body, headers=bearer).status_code == 404
+
+
+def test_a_seed_era_pr_without_a_repository_is_listed_and_linked(client, database):
+    database.execute_sql(
+        "INSERT INTO prs (pr_number, repo_full_name, title, created_at, tracking) "
+        "VALUES (5, '', 'from the seed', '2026-11-01 00:00:00', 'auto')"
+    )
+    page = client.get("/")
+    assert page.status_code == 200 and 'href="/prs/5"' in page.get_data(as_text=True)
+    assert client.get("/prs/5").status_code == 200
+
+
+def test_the_pr_page_and_its_live_part_are_never_cached(client, deliver):
+    deliver("pull_request", pr_event("opened"))
+    answer = client.get("/prs/acme/widgets/17")
+    assert answer.headers["Cache-Control"] == "no-store" and answer.headers["Vary"] == "X-Live"

@@ -76,17 +76,19 @@ def test_the_dashboard_in_a_browser(tmp_path):
         assert b.url == f"{base}/login?next=/"  # signed out: to the sign-in form
         b.type("input[name=token]", "not-the-token")
         b.click("form button[type=submit]")
-        assert "That is not the API_TOKEN." in b.text()
+        b.wait_until(lambda: "That is not the API_TOKEN." in b.text(), what="the refusal")
         b.type("input[name=token]", TOKEN)
         b.click("form button[type=submit]")
-        assert b.url == f"{base}/" and b.count("#prs tbody tr") == 2
+        b.wait_until(lambda: b.url == f"{base}/", what="signing in")
+        assert b.count("#prs tbody tr") == 2
         b.screenshot(SCREENSHOTS / "list-1280.png")
 
         b.choose("select[name=status]", "failing")
         b.click("form.filters button[type=submit]")
-        assert "status=failing" in b.url and b.count("#prs tbody tr") == 1
+        b.wait_until(lambda: "status=failing" in b.url, what="the filter")
+        assert b.count("#prs tbody tr") == 1
         b.click("#prs a[href='/prs/acme/widgets/17']")
-        assert b.url == f"{base}/prs/acme/widgets/17"
+        b.wait_until(lambda: b.url == f"{base}/prs/acme/widgets/17", what="the PR page")
         assert "failed step: Run tests, Upload coverage" in b.text("#failed-jobs")
         assert b.count("svg.timeline rect.bar") == 1
         assert "✗ test-unit" in b.text("svg.timeline")
@@ -100,7 +102,7 @@ def test_the_dashboard_in_a_browser(tmp_path):
         b.size(1280, 900)
 
         b.click("header form button[type=submit]")  # Sign out
-        assert b.url == f"{base}/login"
+        b.wait_until(lambda: b.url == f"{base}/login", what="signing out")
         b.open(f"{base}/prs/acme/widgets/17")
         assert b.url.startswith(f"{base}/login?next=")
 
@@ -147,7 +149,7 @@ def test_sign_in_with_github_shows_only_the_allowed_repositories(tmp_path, githu
         fill(base, "other/place", ids=(9200000001, 29200000001))
         b.open(f"{base}/")
         b.click("#github-sign-in")  # to the fake's authorize page, which says yes at once
-        assert b.url == f"{base}/"
+        b.wait_until(lambda: b.url == f"{base}/", what="signing in with GitHub")
         assert "alice" in b.text("header")
         assert b.count("#prs a[href='/prs/acme/widgets/17']") == 1
         assert "other/place" not in b.text("#prs")

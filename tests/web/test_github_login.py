@@ -190,3 +190,24 @@ def test_access_ttl_is_minutes():
     assert (
         datetime.timedelta(minutes=1) <= github_login.ACCESS_TTL <= datetime.timedelta(minutes=15)
     )
+
+
+def test_what_spans_every_repository_needs_api_token(site):
+    sign_in_with_github(site)
+    for path in ("/api/status", "/api/analyses/stats", "/setup"):
+        assert site.get(path).status_code == 403, path
+    assert site.get("/metrics").status_code == 401  # GitHub sign-in alone keeps it closed
+
+
+def test_a_repository_stored_in_another_case_is_still_listed(site, database):
+    sign_in_with_github(site)
+    database.execute_sql(
+        "UPDATE prs SET repo_full_name = 'ACME/Widgets' WHERE pr_number = 17 "
+        "AND repo_full_name = 'acme/widgets'"
+    )
+    database.execute_sql(
+        "UPDATE workflows SET repo_full_name = 'ACME/Widgets' WHERE repo_full_name = 'acme/widgets'"
+    )
+    assert 'href="/prs/ACME/Widgets/17"' in site.get("/").get_data(as_text=True)
+    assert site.get("/repos/acme/widgets").status_code == 200
+    assert site.get("/repos/other/place").status_code == 404

@@ -100,3 +100,18 @@ def test_every_scrape_sums_both_workers(tmp_path):
                 text, "prmonitor_deliveries_total", event="workflow_job", outcome="processed"
             )
             assert total == 30
+
+
+def test_workflow_names_a_pull_request_brings_are_bounded(monkeypatch):
+    from prmonitor import metrics
+
+    monkeypatch.setattr(metrics, "_seen", {})
+    names = [
+        metrics._bounded("acme/widgets", f"wf {n}")[1] for n in range(metrics.MAX_WORKFLOWS + 5)
+    ]
+    assert names[: metrics.MAX_WORKFLOWS] == [f"wf {n}" for n in range(metrics.MAX_WORKFLOWS)]
+    assert set(names[metrics.MAX_WORKFLOWS :]) == {"other"}
+    assert metrics._bounded("acme/widgets", "wf 0") == ("acme/widgets", "wf 0")  # still its own
+    for n in range(metrics.MAX_REPOS):
+        metrics._bounded(f"o/r{n}", "ci")
+    assert metrics._bounded("late/comer", "ci") == ("other", "other")
