@@ -21,6 +21,8 @@ def _web_sessions(db):
         github_id = BigIntegerField()
         login = CharField()
         token = TextField()  # the user's token, encrypted (web.github_login)
+        refresh_token = TextField(null=True)  # encrypted; None when the App's tokens never expire
+        token_expires_at = DateTimeField(null=True)
         repos = TextField()  # JSON list of full names
         fetched_at = DateTimeField()
         created_at = DateTimeField()

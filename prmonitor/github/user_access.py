@@ -8,6 +8,8 @@ installations and the person may see.
 https://docs.github.com/en/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token
 """
 
+import datetime
+from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -44,17 +46,34 @@ def authorize_url(api_url, client_id, redirect_uri, state):
     return f"{web_url(api_url)}/login/oauth/authorize?{query}"
 
 
+class Tokens(NamedTuple):
+    """A user access token, and (when the App's user tokens expire, GitHub's default: after
+    8 hours) the refresh token that gets the next one and when this one expires."""
+
+    access: str
+    refresh: str | None = None
+    expires_at: datetime.datetime | None = None  # naive UTC
+
+
 def exchange_code(api_url, client_id, client_secret, code, redirect_uri):
-    """The user access token for the code GitHub gave the browser."""
+    """The user's tokens for the code GitHub gave the browser."""
+    form = {"code": code, "redirect_uri": redirect_uri}
+    return _token_request(api_url, client_id, client_secret, form)
+
+
+def refresh(api_url, client_id, client_secret, refresh_token):
+    """New tokens for an expired user token (each refresh token works once).
+    https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
+    """
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    return _token_request(api_url, client_id, client_secret, form)
+
+
+def _token_request(api_url, client_id, client_secret, form):
     try:
         answer = requests.post(
             f"{web_url(api_url)}/login/oauth/access_token",
-            data={
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "code": code,
-                "redirect_uri": redirect_uri,
-            },
+            data={"client_id": client_id, "client_secret": client_secret, **form},
             headers={"Accept": "application/json", "User-Agent": HEADERS["User-Agent"]},
             timeout=TIMEOUT,
         )
@@ -64,8 +83,19 @@ def exchange_code(api_url, client_id, client_secret, code, redirect_uri):
     # GitHub answers 200 with {"error": "bad_verification_code", ...} for a used code.
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
         reason = body.get("error") if isinstance(body, dict) else None
-        raise SignInFailed(f"GitHub gave no token ({reason or answer.status_code})")
-    return body["access_token"]
+        raise SignInFailed(f"GitHub gave no token ({reason or answer.status_code})", 401)
+    lifetime = body.get("expires_in")
+    expires_at = None
+    if isinstance(lifetime, int) and not isinstance(lifetime, bool) and lifetime > 0:
+        expires_at = _utcnow() + datetime.timedelta(seconds=lifetime)
+    refresh_token = body.get("refresh_token")
+    return Tokens(
+        body["access_token"], refresh_token if isinstance(refresh_token, str) else None, expires_at
+    )
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def whoami(api_url, token):

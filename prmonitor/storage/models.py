@@ -393,6 +393,8 @@ class WebSession(BaseModel):
     github_id = BigIntegerField()
     login = CharField()
     token = TextField()
+    refresh_token = TextField(null=True)
+    token_expires_at = DateTimeField(null=True)
     repos = TextField()
     fetched_at = DateTimeField()
     created_at = DateTimeField(default=utcnow)

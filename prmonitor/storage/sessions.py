@@ -21,15 +21,16 @@ def _fernet(client_secret):
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def create(github_id, login, token, repos, client_secret, now=None):
-    """A new session; returns the secret for the person's cookie."""
+def create(github_id, login, tokens, repos, client_secret, now=None):
+    """A new session for the person's user_access.Tokens; returns the secret for their
+    cookie."""
     now = now or utcnow()
     secret = secrets.token_urlsafe(32)
     WebSession.create(
         key=_key(secret),
         github_id=github_id,
         login=login,
-        token=_fernet(client_secret).encrypt(token.encode()).decode(),
+        **_sealed(tokens, client_secret),
         repos=json.dumps(sorted(repos)),
         fetched_at=now,
         created_at=now,
@@ -52,12 +53,39 @@ def repos_of(row):
     return frozenset(json.loads(row.repos))
 
 
+def _sealed(tokens, client_secret):
+    fernet = _fernet(client_secret)
+    return {
+        "token": fernet.encrypt(tokens.access.encode()).decode(),
+        "refresh_token": fernet.encrypt(tokens.refresh.encode()).decode()
+        if tokens.refresh
+        else None,
+        "token_expires_at": tokens.expires_at,
+    }
+
+
 def token_of(row, client_secret):
     """The person's token, or None when it cannot be decrypted (the OAuth secret changed)."""
+    return _open(row.token, client_secret)
+
+
+def refresh_token_of(row, client_secret):
+    return _open(row.refresh_token, client_secret) if row.refresh_token else None
+
+
+def _open(sealed, client_secret):
     try:
-        return _fernet(client_secret).decrypt(row.token.encode()).decode()
+        return _fernet(client_secret).decrypt(sealed.encode()).decode()
     except InvalidToken:
         return None
+
+
+def new_tokens(row, tokens, client_secret):
+    """Store the tokens a refresh gave (the old refresh token no longer works)."""
+    sealed = _sealed(tokens, client_secret)
+    WebSession.update(**sealed).where(WebSession.id == row.id).execute()
+    for name, value in sealed.items():
+        setattr(row, name, value)
 
 
 def refreshed(row, repos, now=None):

@@ -61,19 +61,19 @@ def callback():
     if not code or len(code) > 200:
         return _failed("GitHub sent no code: try again.")
     try:
-        token = user_access.exchange_code(
+        tokens = user_access.exchange_code(
             config.github_api_url,
             config.github_client_id,
             config.github_client_secret,
             code,
             _callback_url(),
         )
-        github_id, login = user_access.whoami(config.github_api_url, token)
-        repos = user_access.visible_repositories(config.github_api_url, token)
+        github_id, login = user_access.whoami(config.github_api_url, tokens.access)
+        repos = user_access.visible_repositories(config.github_api_url, tokens.access)
     except user_access.SignInFailed as exc:
         log.warning("github sign-in failed: %s", exc)
         return _failed(f"Signing in with GitHub failed: {exc}.")
-    secret = sessions.create(github_id, login, token, repos, config.github_client_secret)
+    secret = sessions.create(github_id, login, tokens, repos, config.github_client_secret)
     auth.start_session(login, github=secret)
     log.info("signed in with github login=%s repositories=%d", login, len(repos))
     return redirect(target, code=303)
@@ -92,17 +92,34 @@ def visible_for(secret, config, now=None):
         return None
     if (now or utcnow()) - row.fetched_at < ACCESS_TTL:
         return sessions.repos_of(row)
-    token = sessions.token_of(row, config.github_client_secret)
-    if token is None:
-        sessions.end(secret)
-        return None
     try:
-        repos = user_access.visible_repositories(config.github_api_url, token)
+        repos = _read_access(row, config, now)
     except user_access.SignInFailed as exc:
         if exc.status == 401:
-            sessions.end(secret)  # the person revoked the App's access, or the token expired
+            sessions.end(secret)  # the person revoked the App's access, or it lapsed
             return None
         log.warning("github access not refreshed login=%s: %s", row.login, exc)
         return sessions.repos_of(row)
     sessions.refreshed(row, repos, now)
     return frozenset(repos)
+
+
+def _read_access(row, config, now=None):
+    """What the account sees now, with a new token first when this one has expired (or
+    GitHub says so); SignInFailed with status 401 when no token works."""
+    token = sessions.token_of(row, config.github_client_secret)
+    expired = row.token_expires_at is not None and row.token_expires_at <= (now or utcnow())
+    if token is not None and not expired:
+        try:
+            return user_access.visible_repositories(config.github_api_url, token)
+        except user_access.SignInFailed as exc:
+            if exc.status != 401:
+                raise
+    refresh = sessions.refresh_token_of(row, config.github_client_secret)
+    if refresh is None:
+        raise user_access.SignInFailed("the token expired and cannot be refreshed", 401)
+    tokens = user_access.refresh(
+        config.github_api_url, config.github_client_id, config.github_client_secret, refresh
+    )
+    sessions.new_tokens(row, tokens, config.github_client_secret)
+    return user_access.visible_repositories(config.github_api_url, tokens.access)

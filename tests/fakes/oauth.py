@@ -23,6 +23,7 @@ class OAuth:
     def _init_oauth(self):
         self.people, self.signed_in_as = {}, None
         self.oauth_codes, self._user_tokens = {}, {}  # code -> (login, redirect_uri)
+        self._refresh_tokens = {}  # refresh token -> login; each works once
         self.oauth_requests = []  # the query of each authorize request
 
     def add_person(self, login, repos):
@@ -31,6 +32,14 @@ class OAuth:
             self.people[login] = set(repos)
 
     def revoke_user_tokens(self, login):
+        """The person revoked the App's authorization: no token of theirs works."""
+        with self._lock:
+            self.expire_user_tokens(login)
+            for token in [t for t, who in self._refresh_tokens.items() if who == login]:
+                del self._refresh_tokens[token]
+
+    def expire_user_tokens(self, login):
+        """Their user tokens expired (after 8 hours on GitHub); refresh tokens still work."""
         with self._lock:
             for token in [t for t, who in self._user_tokens.items() if who == login]:
                 del self._user_tokens[token]
@@ -47,17 +56,31 @@ class OAuth:
         return redirect(f"{args['redirect_uri']}?{query}")
 
     def _access_token(self, exchange):
-        """A code works once, with the App's id and secret and the same redirect_uri; GitHub
-        answers a bad one with 200 and an error field."""
+        """A code (or a refresh token) works once, with the App's id and secret (and for a
+        code the same redirect_uri); GitHub answers a bad one with 200 and an error field.
+        Tokens expire, as GitHub's do by default: an 8-hour token and a refresh token."""
         form = exchange.request.form
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
             return json_response(200, {"error": "incorrect_client_credentials"})
-        login, redirect_uri = self.oauth_codes.pop(form.get("code", ""), (None, None))
-        if login is None or form.get("redirect_uri") != redirect_uri:
-            return json_response(200, {"error": "bad_verification_code"})
-        token = "ghu_" + secrets.token_hex(18)
-        self._user_tokens[token] = login
-        return json_response(200, {"access_token": token, "token_type": "bearer", "scope": ""})
+        if form.get("grant_type") == "refresh_token":
+            login = self._refresh_tokens.pop(form.get("refresh_token", ""), None)
+            if login is None:
+                return json_response(200, {"error": "bad_refresh_token"})
+        else:
+            login, redirect_uri = self.oauth_codes.pop(form.get("code", ""), (None, None))
+            if login is None or form.get("redirect_uri") != redirect_uri:
+                return json_response(200, {"error": "bad_verification_code"})
+        token, refresh = "ghu_" + secrets.token_hex(18), "ghr_" + secrets.token_hex(30)
+        self._user_tokens[token], self._refresh_tokens[refresh] = login, login
+        body = {
+            "access_token": token,
+            "expires_in": 28800,
+            "refresh_token": refresh,
+            "refresh_token_expires_in": 15897600,
+            "token_type": "bearer",
+            "scope": "",
+        }
+        return json_response(200, body)
 
     def _person_repos(self, exchange):
         login = self._user_tokens.get(exchange.credential)

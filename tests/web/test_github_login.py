@@ -211,3 +211,25 @@ def test_a_repository_stored_in_another_case_is_still_listed(site, database):
     assert 'href="/prs/ACME/Widgets/17"' in site.get("/").get_data(as_text=True)
     assert site.get("/repos/acme/widgets").status_code == 200
     assert site.get("/repos/other/place").status_code == 404
+
+
+def test_an_expired_token_is_refreshed_and_the_session_goes_on(site, fake):
+    sign_in_with_github(site)
+    first = WebSession.get()
+    assert first.refresh_token and first.token_expires_at is not None
+    fake.expire_user_tokens("alice")  # 8 hours later
+    fake.add_person("alice", [MINE, THEIRS])
+    WebSession.update(fetched_at=datetime.datetime(2000, 1, 1)).execute()
+    assert site.get("/prs/other/place/17").status_code == 200  # read again with a new token
+    renewed = WebSession.get()
+    assert renewed.token != first.token and renewed.refresh_token != first.refresh_token
+    assert sessions.token_of(renewed, CLIENT_SECRET) in fake._user_tokens
+
+
+def test_a_token_past_its_expiry_is_refreshed_before_it_is_used(site, fake):
+    sign_in_with_github(site)
+    past = datetime.datetime(2000, 1, 1)
+    WebSession.update(fetched_at=past, token_expires_at=past).execute()
+    before = WebSession.get().token
+    assert site.get("/").status_code == 200
+    assert WebSession.get().token != before
