@@ -60,6 +60,16 @@ class Browser:
         """The value of a JavaScript function body run in the page."""
         return self._call("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def prefer_dark(self, dark=True):
+        """Emulate the system's dark (or light) theme, through Chromium's DevTools command."""
+        value = "dark" if dark else "light"
+        features = [{"name": "prefers-color-scheme", "value": value}]
+        self._call(
+            "POST",
+            "/goog/cdp/execute",
+            {"cmd": "Emulation.setEmulatedMedia", "params": {"features": features}},
+        )
+
     def size(self, width, height):
         self._call("POST", "/window/rect", {"width": width, "height": height})
 

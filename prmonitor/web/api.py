@@ -131,7 +131,7 @@ def analysis_feedback(analysis_id):
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         return error(400, "note must be a string")
-    analyses.add_feedback(row.id, body["correct"], note, who="api")
+    analyses.add_feedback(row.id, body["correct"], note, who=auth.signed_in() or "api")
     return jsonify({"success": True, "feedback": analyses.feedback_for(row.id)}), 201
 
 

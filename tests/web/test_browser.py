@@ -99,6 +99,12 @@ def test_the_dashboard_in_a_browser(tmp_path):
         b.open(f"{base}/")
         assert no_page_scroll(b), "the list scrolls sideways at 390 px"
         b.screenshot(SCREENSHOTS / "list-390.png")
+        b.prefer_dark()
+        background = "return getComputedStyle(document.body).backgroundColor"
+        assert b.run(background) == "rgb(13, 17, 23)"  # the dark theme's
+        b.screenshot(SCREENSHOTS / "list-390-dark.png")
+        b.prefer_dark(False)
+        assert b.run(background) == "rgb(255, 255, 255)"
         b.size(1280, 900)
 
         b.click("header form button[type=submit]")  # Sign out
