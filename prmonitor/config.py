@@ -1,5 +1,6 @@
 """Configuration: the only reader of the environment; validates settings, never logs secrets."""
 
+import ipaddress
 import logging
 import os
 import re
@@ -345,3 +346,17 @@ def _log_level(env):
     if not isinstance(logging.getLevelName(level), int):
         raise ConfigError("LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return level
+
+
+def is_loopback(address):
+    """Whether a host, a HOST:PORT, or a bracketed IPv6 address with or without its port
+    ("[::1]:3000") names this machine only: a loopback address, or localhost."""
+    address = address.strip().lower().removeprefix("tcp://")
+    if address.startswith("["):
+        host = address[1:].partition("]")[0]
+    else:
+        host = address.rpartition(":")[0] if address.count(":") == 1 else address
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

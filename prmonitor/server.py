@@ -5,7 +5,6 @@ the master before it forks a single worker."""
 import contextlib
 import inspect
 import io
-import ipaddress
 import logging
 import os
 import sys
@@ -17,7 +16,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers import base, gthread
 
 from prmonitor import metrics
-from prmonitor.config import Config, ConfigError
+from prmonitor.config import Config, ConfigError, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -256,16 +255,7 @@ def reachable_from_outside(binds):
     for bind in binds:
         if bind.startswith(("unix:", "fd://")):
             continue
-        bind = bind.lower().removeprefix("tcp://")
-        if bind.startswith("["):
-            host = bind[1:].partition("]")[0]
-        else:
-            host = bind.rpartition(":")[0] if bind.count(":") == 1 else bind
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = host == "localhost"
-        if not loopback:
+        if not is_loopback(bind):
             return True
     return False
 

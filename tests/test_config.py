@@ -2,7 +2,7 @@
 
 import pytest
 
-from prmonitor.config import Config, ConfigError
+from prmonitor.config import Config, ConfigError, is_loopback
 
 from .fakes import new_private_key
 
@@ -157,3 +157,24 @@ def test_secret_values_never_appear_in_errors_or_repr():
     shown = repr(config)
     for value in ("hunter2", "tok-123", "ghp_abc", "sk-ant-x", "pg-pass"):
         assert value not in shown
+
+
+@pytest.mark.parametrize(
+    "address, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.1:3000", True),
+        ("localhost:3000", True),
+        ("LOCALHOST", True),
+        ("[::1]", True),
+        ("[::1]:3000", True),
+        ("::1", True),
+        ("tcp://127.0.0.2:80", True),
+        ("0.0.0.0:3000", False),
+        ("[::]:3000", False),
+        ("ci.example.com", False),
+        ("10.0.0.5:3000", False),
+    ],
+)
+def test_is_loopback(address, loopback):
+    assert is_loopback(address) is loopback

@@ -12,6 +12,7 @@ import secrets
 import requests
 from flask import Blueprint, abort, current_app, render_template, request
 
+from prmonitor.config import is_loopback
 from prmonitor.github.user_access import web_url
 from prmonitor.web import auth
 
@@ -37,7 +38,6 @@ MANIFEST = {
 }
 STATE_COOKIE = "prmonitor_setup_state"
 OWNER = "[A-Za-z0-9-]{1,39}"
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def manifest_for(root_url):
@@ -60,7 +60,7 @@ def start():
     org = request.args.get("org", "")
     if org and not _is_owner(org):
         abort(400)
-    if request.scheme != "https" and request.host.split(":")[0] not in LOCAL_HOSTS:
+    if request.scheme != "https" and not is_loopback(request.host):
         # The callback page shows the App's private key and webhook secret.
         abort(400, "open /setup over https: the next page shows the App's secrets")
     base = web_url(current_app.config["PRMONITOR"].github_api_url)

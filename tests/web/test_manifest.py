@@ -100,3 +100,9 @@ def test_a_forged_state_or_code_of_any_characters_is_a_400(client):
         assert client.get(f"/setup/callback?{query}").status_code == 400, query
     client.set_cookie("prmonitor_setup_state", "\u00e9t\u00e9")
     assert client.get("/setup/callback?code=abc123&state=%C3%A9t%C3%A9").status_code == 400
+
+
+def test_setup_over_http_is_allowed_on_any_loopback_host_only(client):
+    for host in ("localhost:3000", "127.0.0.1:3000", "[::1]:3000"):
+        assert client.get("/setup", headers={"Host": host}).status_code == 200, host
+    assert client.get("/setup", headers={"Host": "ci.example.com"}).status_code == 400
