@@ -2,6 +2,7 @@
 form post, and the paths that stay open."""
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -13,7 +14,14 @@ from ..helpers import make_config, signed_post
 
 TOKEN = "t0ken-for-tests"
 # Every GET route of the app, as a person or a machine would open it.
-PAGES = ["/", "/prs/acme/widgets/17", "/prs/17", "/setup"]
+PAGES = [
+    "/",
+    "/?status=failing",
+    "/prs/acme/widgets/17",
+    "/prs/17",
+    "/repos/acme/widgets",
+    "/setup",
+]
 API = [
     "/api/prs",
     "/api/prs/17/workflows",
@@ -63,8 +71,11 @@ def test_api_needs_the_bearer_token(guarded, path):
 def test_pages_send_a_person_to_sign_in_and_back(guarded, path):
     refused = guarded.get(path)
     assert refused.status_code == 302
-    assert refused.headers["Location"] == f"/login?next={path}"
+    sent = urlsplit(refused.headers["Location"])
+    assert (sent.path, parse_qs(sent.query)["next"]) == ("/login", [path])
     assert guarded.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 302
+    bearer = guarded.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert bearer.status_code in (200, 302) and "/login" not in bearer.headers.get("Location", "")
     assert sign_in(guarded, "wrong", path).status_code == 401
     assert guarded.get(path).status_code == 302  # a wrong token starts no session
     signed = sign_in(guarded, TOKEN, path)
