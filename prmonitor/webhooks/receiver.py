@@ -73,8 +73,11 @@ def receive():
     try:
         return _receive()
     finally:  # an error the app answers with 500 or 503 is counted too
-        # The event name is the sender's text until the signature holds: "other" until then.
-        event = _header("X-GitHub-Event") if g.get("verified") else "other"
+        # The event name is the sender's text until the signature holds, and a signed event
+        # prmonitor does not handle is one of GitHub's dozens: both count as "other".
+        event = _header("X-GitHub-Event")
+        if not (g.get("verified") and router.handles(event)):
+            event = "other"
         metrics.delivery(event, g.get("outcome", "failed"), time.perf_counter() - started)
 
 
