@@ -47,6 +47,13 @@ class _SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app):
         return request.is_secure
 
+    def open_session(self, app, request):
+        # Most requests carry no session (GitHub's deliveries, machines' bearer calls): an
+        # empty one, without building the signing serializer (about 40 µs a request).
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
 
 def init_app(app, config):
     """Sessions, CSRF on form posts, and (when credentials are configured) the access check."""
