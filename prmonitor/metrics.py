@@ -41,6 +41,7 @@ CONCLUSIONS = (
 _lock = threading.Lock()
 _metrics = None
 _seen = {}  # repo -> the workflow names given a series of their own
+_children = {}  # (metric, label values) -> its series
 
 
 def use_multiprocess_dir():
@@ -123,13 +124,23 @@ def _get(name):
     return _metrics[name]
 
 
+def _child(name, *labels):
+    """The metric's series for these label values, kept: prometheus-client checks and looks
+    them up again on every labels() call, which a delivery would pay a few times over."""
+    key = (name, labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = _get(name).labels(*labels)
+    return found
+
+
 # -- what the code records -------------------------------------------------------------------
 
 
 def delivery(event, outcome, seconds):
     """A webhook delivery answered: `event` one of the handled events, or "other"."""
-    _get("deliveries").labels(event, outcome or "refused").inc()
-    _get("delivery_seconds").labels(event).observe(max(seconds, 0.0))
+    _child("deliveries", event, outcome or "refused").inc()
+    _child("delivery_seconds", event).observe(max(seconds, 0.0))
 
 
 def job_completed(repo, workflow, conclusion, queued_seconds, ran_seconds):
@@ -139,9 +150,9 @@ def job_completed(repo, workflow, conclusion, queued_seconds, ran_seconds):
     repo, workflow = _bounded(repo or "unknown", (workflow or "unknown")[:100])
     conclusion = conclusion if conclusion in CONCLUSIONS else "other"
     if queued_seconds is not None and queued_seconds >= 0:
-        _get("job_queue").labels(repo, workflow).observe(queued_seconds)
+        _child("job_queue", repo, workflow).observe(queued_seconds)
     if ran_seconds is not None and ran_seconds >= 0:
-        _get("job_duration").labels(repo, workflow, conclusion or "unknown").observe(ran_seconds)
+        _child("job_duration", repo, workflow, conclusion).observe(ran_seconds)
 
 
 def _bounded(repo, workflow):
@@ -161,7 +172,7 @@ def github_call(status):
     if status == 304:
         _get("github_not_modified").inc()
     label = "error" if status is None else "304" if status == 304 else f"{status // 100}xx"
-    _get("github_calls").labels(label).inc()
+    _child("github_calls", label).inc()
 
 
 def rate_limit_wait():
