@@ -74,12 +74,20 @@ def init_app(app, config):
 
 
 def session_key(config):
-    """The key that signs session cookies: derived from the secrets people sign in with, so
-    every worker agrees without another setting, and changing API_TOKEN (or the OAuth secret)
-    signs everyone out. Random when neither is set: no session is needed then."""
-    material = f"{config.api_token or ''}\0{config.github_client_secret or ''}"
-    if material == "\0":
+    """The key that signs session cookies, derived from the deployment's secrets so that
+    every worker agrees without another setting: API_TOKEN and the OAuth secret (changing
+    either signs everyone out), with the webhook secrets and the App's key beside them, so
+    that a short API_TOKEN cannot be guessed offline from a cookie's signature. Random when
+    no sign-in is configured: no session is needed then."""
+    if not access_required(config):
         return secrets.token_bytes(32)
+    parts = (
+        config.api_token,
+        config.github_client_secret,
+        *config.webhook_secrets,
+        config.private_key,
+    )
+    material = "\0".join(part or "" for part in parts)
     return hmac.new(material.encode(), b"prmonitor session cookie", hashlib.sha256).digest()
 
 

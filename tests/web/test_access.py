@@ -199,3 +199,13 @@ def test_the_pr_page_and_its_live_part_are_never_cached(client, deliver):
     deliver("pull_request", pr_event("opened"))
     answer = client.get("/prs/acme/widgets/17")
     assert answer.headers["Cache-Control"] == "no-store" and answer.headers["Vary"] == "X-Live"
+
+
+def test_the_session_key_mixes_every_secret_and_is_random_without_sign_in():
+    from prmonitor.config import Config
+    from prmonitor.web.auth import session_key
+
+    one = Config(api_token="short", webhook_secrets=("a" * 40,))
+    assert session_key(one) == session_key(one)  # every worker agrees
+    assert session_key(one) != session_key(Config(api_token="short", webhook_secrets=("b" * 40,)))
+    assert session_key(Config()) != session_key(Config())  # no sign-in: no session to keep
