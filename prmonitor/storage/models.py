@@ -27,10 +27,21 @@ def utcnow():
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
 
 
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def iso(value):
     """A stored time as ISO 8601 UTC text (`2026-11-20T10:00:10Z`), or None: how the API and
     its JSON show every time."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.strftime(ISO_FORMAT) if value else None
+
+
+def from_iso(text):
+    """iso()'s text back as an aware UTC datetime; None for None or any other text."""
+    try:
+        return datetime.datetime.strptime(text, ISO_FORMAT).replace(tzinfo=datetime.UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 def true_first(condition):

@@ -9,6 +9,7 @@ from peewee import InterfaceError, OperationalError
 from prmonitor import metrics
 from prmonitor.storage import analyses, diagnoses, lease, listing, outbox, queries, tasks
 from prmonitor.storage.db import database
+from prmonitor.storage.models import from_iso
 from prmonitor.web import auth
 from prmonitor.web.params import (
     BadRequest,
@@ -217,7 +218,7 @@ def poller_health(config, poller, now=None):
     if not config.can_poll:
         return {"status": "off", "reason": "no GitHub credentials: polling is off"}
     last = (poller or {}).get("last_cycle") or {}
-    finished = _parse_time(last.get("finished_at"))
+    finished = from_iso(last.get("finished_at"))
     now = now or datetime.datetime.now(datetime.UTC)
     if finished is None or (now - finished).total_seconds() > 3 * config.check_interval:
         return {"status": "stale", "reason": "no poll cycle finished in the last three intervals"}
@@ -225,13 +226,6 @@ def poller_health(config, poller, now=None):
         reason = last.get("problem") or f"{last['errors']} repositories could not be reconciled"
         return {"status": "degraded", "reason": reason}
     return {"status": "ok", "reason": None}
-
-
-def _parse_time(text):
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    except (TypeError, ValueError):
-        return None
 
 
 def _polling_mode(config):

@@ -7,6 +7,8 @@ import datetime
 
 from markupsafe import Markup, escape
 
+from prmonitor.storage.models import from_iso
+
 ROW = 22  # px per job
 LABEL = 180  # px for the job names
 WIDTH = 720  # the drawing's own units; it scales to its box
@@ -32,16 +34,6 @@ def outcome(job):
     word = job.get("conclusion") or job.get("status") or "unknown"
     css, mark = OUTCOMES.get(word, WAITING)
     return css, mark, word.replace("_", " ")
-
-
-def parse(text):
-    """An API time ("2026-12-01T10:00:00Z") as an aware datetime, None for none."""
-    if not text:
-        return None
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    except ValueError:
-        return None
 
 
 def duration(seconds):
@@ -81,8 +73,8 @@ def timeline(jobs, now=None):
 
 
 def _span(job, now):
-    created, started = parse(job.get("created_at")), parse(job.get("started_at"))
-    completed = parse(job.get("completed_at"))
+    created, started = from_iso(job.get("created_at")), from_iso(job.get("started_at"))
+    completed = from_iso(job.get("completed_at"))
     queued = created or started
     if queued is None:
         return None

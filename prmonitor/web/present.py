@@ -5,6 +5,7 @@ import datetime
 
 from markupsafe import Markup, escape
 
+from prmonitor.storage.models import from_iso
 from prmonitor.web import charts
 
 # The status badge of a listed PR: (css class, words), from its head's latest run attempts.
@@ -24,7 +25,7 @@ def badge(pr):
 
 def ago(text, now=None):
     """<time> saying "3 min ago", the exact UTC time on hover; empty for no time."""
-    when = charts.parse(text)
+    when = from_iso(text)
     if when is None:
         return Markup('<span class="muted">–</span>')
     now = now or datetime.datetime.now(datetime.UTC)
@@ -51,10 +52,10 @@ def relative(delta):
 
 def took(run):
     """How long a run or job took (or has been going), e.g. "3 min 4 s"."""
-    start = charts.parse(run.get("started_at") or run.get("created_at"))
+    start = from_iso(run.get("started_at") or run.get("created_at"))
     if start is None:
         return ""
-    end = charts.parse(run.get("completed_at")) or datetime.datetime.now(datetime.UTC)
+    end = from_iso(run.get("completed_at")) or datetime.datetime.now(datetime.UTC)
     return charts.duration((end - start).total_seconds())
 
 
