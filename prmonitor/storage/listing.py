@@ -101,14 +101,16 @@ def _in_repo(repo):
     return fn.LOWER(Pr.repo_full_name) == repo.lower()
 
 
+def _of_head(run=Workflow):
+    """The run is of its PR's current head (any head when the PR's is not known)."""
+    return (run.head_sha == Pr.head_sha) | Pr.head_sha.is_null()
+
+
 def _head_runs():
     """The latest attempts of the runs of Pr's head (a correlated subquery)."""
-    run, newer = Workflow.alias("run"), Workflow.alias("newer")
-    superseded = newer.select(newer.id).where(
-        (newer.run_id == run.run_id) & (newer.run_attempt > run.run_attempt)
-    )
-    of_head = (run.head_sha == Pr.head_sha) | Pr.head_sha.is_null()
-    return run, run.select(run.id).where((run.pr == Pr.id) & of_head & ~fn.EXISTS(superseded))
+    run = Workflow.alias("run")
+    where = (run.pr == Pr.id) & _of_head(run) & latest_attempt(run)
+    return run, run.select(run.id).where(where)
 
 
 def _with_status(status):
@@ -180,7 +182,7 @@ def _verdicts(pr_ids):
     given them), and `status`: STATUSES' word for its head's}."""
     if not pr_ids:
         return {}
-    of_head = (Workflow.head_sha == Pr.head_sha) | Pr.head_sha.is_null()
+    of_head = _of_head()
     failed = Workflow.conclusion.in_(FAILED_CONCLUSIONS)
     going = Workflow.status != "completed"
     rows = (
@@ -212,7 +214,7 @@ def failure_classes(pr_ids):
     not diagnosed yet counts as UNCLASSIFIED)."""
     if not pr_ids:
         return {}
-    of_head = (Workflow.head_sha == Pr.head_sha) | Pr.head_sha.is_null()
+    of_head = _of_head()
     failure_class = fn.COALESCE(WorkflowJob.failure_class, UNCLASSIFIED)
     rows = (
         WorkflowJob.select(Workflow.pr, failure_class, fn.COUNT(WorkflowJob.id))

@@ -99,12 +99,13 @@ def count_where(condition):
     return fn.COALESCE(fn.SUM(Case(None, [(condition, 1)], 0)), 0)
 
 
-def latest_attempt():
-    """Only the newest attempt of each run: a re-run supersedes the earlier attempts."""
+def latest_attempt(run=Workflow):
+    """Only the newest attempt of each run: a re-run supersedes the earlier attempts. `run`
+    is Workflow or an alias of it (a subquery's own)."""
     newer = Workflow.alias("newer")
     return ~fn.EXISTS(
         newer.select(newer.id).where(
-            (newer.run_id == Workflow.run_id) & (newer.run_attempt > Workflow.run_attempt)
+            (newer.run_id == run.run_id) & (newer.run_attempt > run.run_attempt)
         )
     )
 
