@@ -73,10 +73,11 @@ def receive():
     try:
         return _receive()
     finally:  # an error the app answers with 500 or 503 is counted too
-        # The event name is the sender's text until the signature holds, and a signed event
-        # prmonitor does not handle is one of GitHub's dozens: both count as "other".
-        event = _header("X-GitHub-Event")
-        if not (g.get("verified") and router.handles(event)):
+        # The event name is the sender's text until the signature holds (g.event is set only
+        # then), and a signed event prmonitor does not handle is one of GitHub's dozens: both
+        # count as "other".
+        event = g.get("event")
+        if not router.handles(event):
             event = "other"
         metrics.delivery(event, g.get("outcome", "failed"), time.perf_counter() - started)
 
@@ -95,8 +96,7 @@ def _receive():
         return _reply(413, error="payload larger than 25 MB")
     if not verify_signature(body, request.headers.get("X-Hub-Signature-256"), secrets):
         return _reply(401, error="missing or invalid X-Hub-Signature-256")
-    g.verified = True
-    name = _header("X-GitHub-Event")
+    name = g.event = _header("X-GitHub-Event")
     if not name:
         return _reply(400, error="missing X-GitHub-Event header")
     try:
