@@ -5,7 +5,9 @@ multiprocess mode has each write its values to files in PROMETHEUS_MULTIPROC_DIR
 scrape sums them, so every scrape sees every worker (and the poller `prmonitor serve` runs
 beside them). The directory must be set before prometheus_client is first imported in a
 process, so this module imports it only on first use, and use_multiprocess_dir() sets it in
-the gunicorn master before it forks.
+the gunicorn master before it forks. There are only counters and histograms: a dead
+worker's counts must go on counting, so no child_exit hook marks it dead (that is for live
+gauges only).
 https://prometheus.github.io/client_python/multiprocess/
 
 Labels are bounded: events, outcomes, channels and classes are fixed lists; repositories and
@@ -54,14 +56,6 @@ def use_multiprocess_dir():
     master = os.getpid()
     atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, ignore_errors=True))
     return path
-
-
-def worker_exited(pid):
-    """gunicorn's child_exit hook: the dead worker's live gauges stop counting."""
-    if os.environ.get(ENV):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)
 
 
 def _define():

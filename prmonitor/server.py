@@ -98,7 +98,6 @@ def settings():
         "access_log_format": ACCESS_LOG_FORMAT,
         "logger_class": AccessLogger,
         "on_starting": check_configuration,
-        "child_exit": _worker_exited,
         "pre_request": before_request,
         "post_request": after_request,
     }
@@ -215,11 +214,6 @@ class AccessLogger(glogging.Logger):
             "B": getattr(resp, "sent", None),
             "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
         }
-
-
-def _worker_exited(arbiter, worker):
-    """gunicorn's child_exit hook, in the master."""
-    metrics.worker_exited(worker.pid)
 
 
 def check_configuration(arbiter=None):

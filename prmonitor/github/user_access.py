@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from prmonitor.github.client import HEADERS
+from prmonitor.storage.models import utcnow
 
 TIMEOUT = 8  # seconds: a person waits for the page
 MAX_PAGES = 20  # of 100: 2,000 installations or repositories per person at most
@@ -87,15 +88,11 @@ def _token_request(api_url, client_id, client_secret, form):
     lifetime = body.get("expires_in")
     expires_at = None
     if isinstance(lifetime, int) and not isinstance(lifetime, bool) and lifetime > 0:
-        expires_at = _utcnow() + datetime.timedelta(seconds=lifetime)
+        expires_at = utcnow() + datetime.timedelta(seconds=lifetime)
     refresh_token = body.get("refresh_token")
     return Tokens(
         body["access_token"], refresh_token if isinstance(refresh_token, str) else None, expires_at
     )
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def whoami(api_url, token):
