@@ -1,8 +1,10 @@
 -- wrk replays a file of pre-signed requests (bench/wrk_client.py writes it), each once and in
 -- order over all of its connections, then stops the moment the last answer has arrived:
---   wrk -t1 -cN -d600s -s bench/replay.lua http://127.0.0.1:PORT/ -- REQUESTS INDEX
+--   wrk -t1 -cN -d600s -s bench/replay.lua http://127.0.0.1:PORT/ -- REQUESTS INDEX [RATE]
 -- REQUESTS holds the requests back to back, INDEX the length of each, one a line. One thread:
--- its Lua state sees every answer, so it knows when the last one is in.
+-- its Lua state sees every answer, so it knows when the last one is in. With RATE (requests a
+-- second), request n goes out at n / RATE seconds after the first, or as soon after as one of
+-- the N connections is free: the latency of a given load rather than of as much as it takes.
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } replay_timespec;
@@ -40,6 +42,21 @@ function init(args)
     at = at + length
   end
   count = #requests
+  local rate = tonumber(args[3] or "")
+  if rate and rate > 0 then
+    -- wrk looks for delay() after init(), and calls it before each request but a
+    -- connection's first: the milliseconds until the next free turn, which this
+    -- connection claims (connections waiting at once get successive turns, not the same).
+    local claimed = 0
+    function delay()
+      if sent == 0 then
+        return 0
+      end
+      claimed = math.max(claimed, sent) + 1
+      local due = first + (claimed - 1) / rate
+      return math.max(0, math.floor((due - now()) * 1000 + 0.5))
+    end
+  end
 end
 
 local verified = false

@@ -52,14 +52,16 @@ def write_requests(requests, directory):
     return data, index
 
 
-def replay(port, files, connections, timeout=600):
-    """Send every request of `files` (write_requests) once; returns a Replay."""
+def replay(port, files, connections, timeout=600, rate=None):
+    """Send every request of `files` (write_requests) once, at `rate` a second when given
+    (else as fast as the server answers); returns a Replay."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise WrkMissing("wrk is not installed: apt-get install -y wrk")
     data, index = files
     command = [wrk, "-t1", f"-c{connections}", f"-d{timeout}s", "--timeout", "30s"]
     command += ["-s", str(SCRIPT), f"http://127.0.0.1:{port}/", "--", str(data), str(index)]
+    command += [str(rate)] if rate else []
     before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 60)
