@@ -3,7 +3,7 @@
 --   wrk -t1 -cN -d600s -s bench/replay.lua http://127.0.0.1:PORT/ -- REQUESTS INDEX [RATE]
 -- REQUESTS holds the requests back to back, INDEX the length of each, one a line. One thread:
 -- its Lua state sees every answer, so it knows when the last one is in. With RATE (requests a
--- second), request n goes out at n / RATE seconds after the first, or as soon after as one of
+-- second), request n goes out (n - 1) / RATE seconds after the first, or as soon after as one of
 -- the N connections is free: the latency of a given load rather than of as much as it takes.
 local ffi = require("ffi")
 ffi.cdef[[
