@@ -39,6 +39,11 @@ ACCESS_LOG_FORMAT = "%(h)s method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s ms=%
 # request holding at most one connection, taken inside its slot.
 THREADS = 8
 APP_SLOTS = 2
+# A worker takes a new connection only while fewer than ADMITTED of its requests are running,
+# waiting for a slot, or just arrived (see ThreadWorker): the rest wait in the listening
+# socket's queue for whichever worker frees a slot first.
+ADMITTED = APP_SLOTS + 1
+ARRIVING = 0.1  # s: a connection whose body has not arrived by then is a slow client's
 BODY_TIMEOUT = 5.0  # seconds, from the end of the headers; GitHub sends a body at once
 # A body of known length up to this is read before the app runs; a longer one is refused by
 # the app (webhooks.receiver.MAX_BODY_BYTES, GitHub's cap) without reading it, and a chunked
@@ -50,14 +55,72 @@ _slots = threading.BoundedSemaphore(APP_SLOTS)  # per worker: each has its copy 
 
 
 class ThreadWorker(gthread.ThreadWorker):
-    """gunicorn's gthread worker, but a connection is closed in a pool thread. gunicorn closes
-    one gracefully (RFC 9112 section 9.6: FIN, then it reads until the client's FIN, for 2 s at
-    most) in the worker's main thread, which meanwhile accepts, hands out and finishes nothing:
-    each stalled client answered 408, which never closes its side, stopped the worker for 2 s,
-    one after the other (and without keep-alive every request waits there for the client's
-    FIN). A kept-alive or deferred connection goes back to the main thread as before."""
+    """gunicorn's gthread worker, but it takes a connection only when it has room to run it
+    (see "taking connections by room" below), and a connection is closed in a pool thread.
+
+    gunicorn closes a connection gracefully (RFC 9112 section 9.6: FIN, then it reads until
+    the client's FIN, for 2 s at most) in the worker's main thread, which meanwhile accepts,
+    hands out and finishes nothing: each stalled client answered 408, which never closes its
+    side, stopped the worker for 2 s, one after the other (and without keep-alive every request
+    waits there for the client's FIN). A kept-alive or deferred connection goes back to the
+    main thread as before."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._arriving = {}  # socket fd -> when the pool got it, until its body is read
+        self._ready = set()  # socket fds of requests read, waiting for a slot or running
+
+    # -- taking connections by room --
+    # gthread accepts whenever a connection waits, up to worker_connections (1,000), so one
+    # worker could hold several connections queueing for its APP_SLOTS while the other had a
+    # slot free, and a delivery's p99 was three to four times its median (bench/push.py, 8
+    # connections: SQLite 31.6 ms p99 for 9.2 ms p50). So a worker stops accepting while
+    # ADMITTED of its connections are running, waiting for a slot or just arrived; the next
+    # one waits in the kernel's queue for the first worker with room, as it would for a sync
+    # worker. A connection whose body has not arrived ARRIVING s after it was taken is a slow
+    # client's and no longer counts: slow clients hold threads, not the gate (THREADS of them
+    # stall a worker, as before).
+
+    def enqueue_req(self, conn):
+        self._arriving[conn.sock.fileno()] = time.monotonic()
+        super().enqueue_req(conn)
+
+    def request_ready(self, fd):
+        """In the request's thread: its body is read, it now waits for a slot or runs."""
+        self._arriving.pop(fd, None)
+        self._ready.add(fd)
+
+    def request_done(self, fd):
+        """In the request's thread: its slot is given back."""
+        self._ready.discard(fd)
+
+    def set_accept_enabled(self, enabled):
+        super().set_accept_enabled(enabled and self._has_room())
+
+    def _has_room(self):
+        return len(self._ready) + self._arrivals(time.monotonic())[0] < ADMITTED
+
+    def _arrivals(self, now):
+        """(connections arrived less than ARRIVING s ago, when the oldest of them stops
+        counting)."""
+        young = [since for since in list(self._arriving.values()) if now - since < ARRIVING]
+        return len(young), min(young, default=now) + ARRIVING
+
+    def wait_for_and_dispatch_events(self, timeout):
+        """gthread's wait, after opening or closing the gate; a gate closed by connections
+        just arrived opens again, at the latest, when the oldest of them stops counting."""
+        if self.alive:  # a stopping worker has closed its gate for good
+            self.set_accept_enabled(self.nr_conns < self.worker_connections)
+        if self.alive and not self._accepting and self.nr_conns < self.worker_connections:
+            now = time.monotonic()
+            timeout = min(timeout, max(self._arrivals(now)[1] - now, 0.001))
+        super().wait_for_and_dispatch_events(timeout)
 
     def finish_request(self, conn, fs):
+        with contextlib.suppress(OSError):
+            fd = conn.sock.fileno()
+            self._arriving.pop(fd, None)
+            self._ready.discard(fd)
         if (
             not self.alive
             or fs.cancelled()
@@ -79,10 +142,17 @@ class ThreadWorker(gthread.ThreadWorker):
 
 
 def _worker_class():
-    """ThreadWorker where gunicorn's gthread closes connections as described there (27 and
-    later: finish_request(conn, fs)); gthread itself elsewhere."""
-    parameters = list(inspect.signature(gthread.ThreadWorker.finish_request).parameters)
-    return "prmonitor.server.ThreadWorker" if parameters[1:3] == ["conn", "fs"] else "gthread"
+    """ThreadWorker where gunicorn's gthread is the one it changes (27 and later: one event
+    loop that enables accepting and finishes requests, finish_request(conn, fs)); gthread
+    itself elsewhere."""
+    worker = gthread.ThreadWorker
+    parameters = list(inspect.signature(worker.finish_request).parameters)
+    loop = all(
+        hasattr(worker, name)
+        for name in ("enqueue_req", "set_accept_enabled", "wait_for_and_dispatch_events")
+    )
+    fits = parameters[1:3] == ["conn", "fs"] and loop
+    return "prmonitor.server.ThreadWorker" if fits else "gthread"
 
 
 def settings():
@@ -176,8 +246,19 @@ def before_request(worker, req):
         except OSError as exc:  # BodyTimeout, or the client went away
             req.body = _Unreadable(exc)
             req.must_close = True
+    fd = _fileno(sock)
+    if fd is not None and hasattr(worker, "request_ready"):
+        worker.request_ready(fd)
+        req.prmonitor_fd = fd
     _slots.acquire()
     req.prmonitor_slot = True
+
+
+def _fileno(sock):
+    try:
+        return sock.fileno() if sock is not None else None
+    except OSError:
+        return None
 
 
 def after_request(worker, req, environ=None, resp=None):
@@ -186,6 +267,10 @@ def after_request(worker, req, environ=None, resp=None):
     if getattr(req, "prmonitor_slot", False):
         req.prmonitor_slot = False
         _slots.release()
+    fd = getattr(req, "prmonitor_fd", None)
+    if fd is not None:
+        req.prmonitor_fd = None
+        worker.request_done(fd)
     unreader = getattr(req, "unreader", None)
     limited = getattr(unreader, "sock", None)
     if isinstance(limited, _BodyDeadline):

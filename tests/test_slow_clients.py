@@ -4,6 +4,7 @@ the Procfile's `web` (gunicorn.conf.py) and by `prmonitor serve` alike; the stal
 answered 408 and closed once the body timeout passes, with nothing stored, and GitHub's
 redelivery of one of them is processed as usual."""
 
+import fcntl
 import json
 import os
 import shlex
@@ -14,12 +15,13 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
-from prmonitor.server import BODY_TIMEOUT
+from prmonitor.server import ADMITTED, BODY_TIMEOUT
 
 from .helpers import SECRET, WEBHOOKS, delivery_headers
 from .servers import free_port, wait_for
@@ -27,7 +29,9 @@ from .servers import free_port, wait_for
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 WORKERS = 2
-STALLED = 2 * WORKERS  # more slow clients than workers, two for each
+# More slow clients than the workers admit at once (server.ADMITTED each): were they counted
+# as requests about to run, no worker would take another connection.
+STALLED = ADMITTED * WORKERS
 ANSWERED_WITHIN = BODY_TIMEOUT - 1  # s: GitHub gives up after 10, stalled sync workers took 31.5
 # Settings that would start a poller or change what a delivery does.
 UNSET = ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "GITHUB_TOKEN", "API_TOKEN", "NOTIFY")
@@ -48,7 +52,7 @@ def serve_command():
 
 
 @contextmanager
-def running(kind, tmp_path):
+def running(kind, tmp_path, workers=WORKERS):
     """(port, database path, process) of the web server started as `kind` runs it; its output
     is in process.output afterwards."""
     port = free_port()
@@ -58,7 +62,7 @@ def running(kind, tmp_path):
         DATABASE_URL=f"sqlite:///{path}",
         WEBHOOK_SECRET=SECRET,
         PORT=str(port),
-        WEB_CONCURRENCY=str(WORKERS),
+        WEB_CONCURRENCY=str(workers),
         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     )
     if kind == "web":
@@ -217,3 +221,47 @@ def test_a_body_trickling_in_is_cut_off_at_the_body_timeout(tmp_path):
         assert stored_deliveries(path) == {}
     assert "Traceback" not in process.output
     assert "status=408" in process.output
+
+
+def listen_queue(port):
+    """Connections waiting in the accept queue of the IPv4 socket listening on `port`: a LISTEN
+    socket's rx_queue in Linux's /proc/net/tcp."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, queues = fields[1], fields[3], fields[4]
+        if state == "0A" and int(local.rpartition(":")[2], 16) == port:
+            return int(queues.partition(":")[2], 16)
+    raise LookupError(f"nothing listens on port {port}")
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
+def test_a_worker_takes_no_more_connections_than_it_can_run(tmp_path):
+    """A worker running or about to run ADMITTED requests leaves the next connection in the
+    listening socket's queue, for a worker with a free slot, instead of taking it to queue
+    behind its own; it takes it once one of its requests is done, and nothing is lost."""
+    with running("web", tmp_path, workers=1) as (port, path, process), ExitStack() as stack:
+        pool = stack.enter_context(ThreadPoolExecutor(ADMITTED + 1))
+        # Every delivery's write waits for this file lock (storage.db.SqliteFile): held here,
+        # the worker's requests stay in its slots (and one waits for a slot). Closed before
+        # the pool waits for its requests.
+        lock = stack.enter_context(open(f"{path}.lock", "a"))
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        admitted = [run_delivery() for _ in range(ADMITTED)]
+        answers = [pool.submit(exchange, port, request, 30) for _, request in admitted]
+        time.sleep(0.5)
+        assert listen_queue(port) == 0  # the worker took each of them
+
+        extra_id, extra = run_delivery()
+        answers.append(pool.submit(exchange, port, extra, 30))
+        time.sleep(0.5)  # past server.ARRIVING: the gate waits for a slot, not for a clock
+        assert listen_queue(port) == 1
+        assert not any(answer.done() for answer in answers)
+
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        for answer in answers:
+            status, _, body = answer.result(timeout=30)
+            assert status == 200 and body["outcome"] == "processed"
+        assert listen_queue(port) == 0
+        expected = {delivery_id: "processed" for delivery_id, _ in [*admitted, (extra_id, 0)]}
+        assert stored_deliveries(path) == expected
+    assert "Traceback" not in process.output
