@@ -39,10 +39,11 @@ ACCESS_LOG_FORMAT = "%(h)s method=%(m)s path=%(U)s status=%(s)s bytes=%(B)s ms=%
 # request holding at most one connection, taken inside its slot.
 THREADS = 8
 APP_SLOTS = 2
-# A worker takes a new connection only while fewer than ADMITTED of its requests are running,
-# waiting for a slot, or just arrived (see ThreadWorker): the rest wait in the listening
-# socket's queue for whichever worker frees a slot first.
-ADMITTED = APP_SLOTS + 1
+# A worker takes a new connection only while fewer than ADMITTED of its requests are running
+# or just arrived (see ThreadWorker): the rest wait in the listening socket's queue for
+# whichever worker frees a slot first. One more (a request read and waiting for a slot) gave a
+# worse p99 in the same run of bench/push.py (bare 13.9 against 11.7 ms, Postgres 34 against 28).
+ADMITTED = APP_SLOTS
 ARRIVING = 0.1  # s: a connection whose body has not arrived by then is a slow client's
 BODY_TIMEOUT = 5.0  # seconds, from the end of the headers; GitHub sends a body at once
 # A body of known length up to this is read before the app runs; a longer one is refused by
@@ -75,9 +76,9 @@ class ThreadWorker(gthread.ThreadWorker):
     # worker could hold several connections queueing for its APP_SLOTS while the other had a
     # slot free, and a delivery's p99 was three to four times its median (bench/push.py, 8
     # connections: SQLite 31.6 ms p99 for 9.2 ms p50). So a worker stops accepting while
-    # ADMITTED of its connections are running, waiting for a slot or just arrived; the next
-    # one waits in the kernel's queue for the first worker with room, as it would for a sync
-    # worker. A connection whose body has not arrived ARRIVING s after it was taken is a slow
+    # ADMITTED of its connections are running (or waiting for a slot) or just arrived; the
+    # next one waits in the kernel's queue for the first worker with room, as it would for a
+    # sync worker. A connection whose body has not arrived ARRIVING s after it was taken is a slow
     # client's and no longer counts: slow clients hold threads, not the gate (THREADS of them
     # stall a worker, as before).
 

@@ -236,14 +236,13 @@ def listen_queue(port):
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
 def test_a_worker_takes_no_more_connections_than_it_can_run(tmp_path):
-    """A worker running or about to run ADMITTED requests leaves the next connection in the
+    """A worker running ADMITTED requests (server.APP_SLOTS) leaves the next connection in the
     listening socket's queue, for a worker with a free slot, instead of taking it to queue
     behind its own; it takes it once one of its requests is done, and nothing is lost."""
     with running("web", tmp_path, workers=1) as (port, path, process), ExitStack() as stack:
         pool = stack.enter_context(ThreadPoolExecutor(ADMITTED + 1))
         # Every delivery's write waits for this file lock (storage.db.SqliteFile): held here,
-        # the worker's requests stay in its slots (and one waits for a slot). Closed before
-        # the pool waits for its requests.
+        # the worker's requests stay in its slots. Closed before the pool waits for them.
         lock = stack.enter_context(open(f"{path}.lock", "a"))
         fcntl.flock(lock, fcntl.LOCK_EX)
         admitted = [run_delivery() for _ in range(ADMITTED)]
