@@ -69,7 +69,7 @@ class ThreadWorker(gthread.ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._arriving = {}  # socket fd -> when the pool got it, until its body is read
-        self._ready = set()  # socket fds of requests read, waiting for a slot or running
+        self._ready = set()  # requests read, waiting for a slot or running
 
     # -- taking connections by room --
     # gthread accepts whenever a connection waits, up to worker_connections (1,000), so one
@@ -83,23 +83,28 @@ class ThreadWorker(gthread.ThreadWorker):
     # stall a worker, as before).
 
     def enqueue_req(self, conn):
-        self._arriving[conn.sock.fileno()] = time.monotonic()
+        # The fd as it was taken: a socket closed meanwhile says -1.
+        conn.prmonitor_fd = conn.sock.fileno()
+        self._arriving[conn.prmonitor_fd] = time.monotonic()
         super().enqueue_req(conn)
 
-    def request_ready(self, fd):
+    def request_ready(self, fd, req):
         """In the request's thread: its body is read, it now waits for a slot or runs."""
+        self._ready.add(req)
         self._arriving.pop(fd, None)
-        self._ready.add(fd)
 
-    def request_done(self, fd):
+    def request_done(self, req):
         """In the request's thread: its slot is given back."""
-        self._ready.discard(fd)
+        self._ready.discard(req)
 
     def set_accept_enabled(self, enabled):
         super().set_accept_enabled(enabled and self._has_room())
 
     def _has_room(self):
-        return len(self._ready) + self._arrivals(time.monotonic())[0] < ADMITTED
+        # Arrivals first: a request moving from them to _ready meanwhile is counted twice,
+        # not missed, and the error keeps the gate closed for a moment, not open.
+        arriving = self._arrivals(time.monotonic())[0]
+        return arriving + len(self._ready) < ADMITTED
 
     def _arrivals(self, now):
         """(connections arrived less than ARRIVING s ago, when the oldest of them stops
@@ -117,11 +122,17 @@ class ThreadWorker(gthread.ThreadWorker):
             timeout = min(timeout, max(self._arrivals(now)[1] - now, 0.001))
         super().wait_for_and_dispatch_events(timeout)
 
+    def is_parent_alive(self):
+        """gthread's check, but a worker whose master is gone is no longer alive: gthread
+        leaves its loop then with `alive` still set, and the gate would open again while it
+        finishes its requests."""
+        if super().is_parent_alive():
+            return True
+        self.alive = False
+        return False
+
     def finish_request(self, conn, fs):
-        with contextlib.suppress(OSError):
-            fd = conn.sock.fileno()
-            self._arriving.pop(fd, None)
-            self._ready.discard(fd)
+        self._arriving.pop(getattr(conn, "prmonitor_fd", None), None)
         if (
             not self.alive
             or fs.cancelled()
@@ -247,19 +258,11 @@ def before_request(worker, req):
         except OSError as exc:  # BodyTimeout, or the client went away
             req.body = _Unreadable(exc)
             req.must_close = True
-    fd = _fileno(sock)
-    if fd is not None and hasattr(worker, "request_ready"):
-        worker.request_ready(fd)
-        req.prmonitor_fd = fd
+    if sock is not None and hasattr(worker, "request_ready"):
+        worker.request_ready(sock.fileno(), req)
+        req.prmonitor_ready = True
     _slots.acquire()
     req.prmonitor_slot = True
-
-
-def _fileno(sock):
-    try:
-        return sock.fileno() if sock is not None else None
-    except OSError:
-        return None
 
 
 def after_request(worker, req, environ=None, resp=None):
@@ -268,10 +271,9 @@ def after_request(worker, req, environ=None, resp=None):
     if getattr(req, "prmonitor_slot", False):
         req.prmonitor_slot = False
         _slots.release()
-    fd = getattr(req, "prmonitor_fd", None)
-    if fd is not None:
-        req.prmonitor_fd = None
-        worker.request_done(fd)
+    if getattr(req, "prmonitor_ready", False):
+        req.prmonitor_ready = False
+        worker.request_done(req)
     unreader = getattr(req, "unreader", None)
     limited = getattr(unreader, "sock", None)
     if isinstance(limited, _BodyDeadline):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from prmonitor.server import ADMITTED, BODY_TIMEOUT
+from prmonitor.server import ADMITTED, ARRIVING, BODY_TIMEOUT
 
 from .helpers import SECRET, WEBHOOKS, delivery_headers
 from .servers import free_port, wait_for
@@ -223,15 +223,38 @@ def test_a_body_trickling_in_is_cut_off_at_the_body_timeout(tmp_path):
     assert "status=408" in process.output
 
 
-def listen_queue(port):
-    """Connections waiting in the accept queue of the IPv4 socket listening on `port`: a LISTEN
-    socket's rx_queue in Linux's /proc/net/tcp."""
+def eventually(condition, timeout=10.0):
+    """Whether `condition()` holds within `timeout` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def server_sockets(port):
+    """(state, rx_queue) of the IPv4 sockets on local port `port`, from Linux's /proc/net/tcp:
+    for the LISTEN socket (0A) the connections waiting to be accepted, for a connection (01,
+    established) the bytes received and not yet read."""
+    sockets = []
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, state, queues = fields[1], fields[3], fields[4]
-        if state == "0A" and int(local.rpartition(":")[2], 16) == port:
-            return int(queues.partition(":")[2], 16)
-    raise LookupError(f"nothing listens on port {port}")
+        if int(local.rpartition(":")[2], 16) == port:
+            sockets.append((state, int(queues.partition(":")[2], 16)))
+    return sockets
+
+
+def listen_queue(port):
+    """Connections waiting in the accept queue of the socket listening on `port`."""
+    return next(queued for state, queued in server_sockets(port) if state == "0A")
+
+
+def taken_and_read(port, count):
+    """Whether `count` connections are open on `port`, each accepted and its request read."""
+    unread = [queued for state, queued in server_sockets(port) if state == "01"]
+    return listen_queue(port) == 0 and unread == [0] * count
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
@@ -247,12 +270,12 @@ def test_a_worker_takes_no_more_connections_than_it_can_run(tmp_path):
         fcntl.flock(lock, fcntl.LOCK_EX)
         admitted = [run_delivery() for _ in range(ADMITTED)]
         answers = [pool.submit(exchange, port, request, 30) for _, request in admitted]
-        time.sleep(0.5)
-        assert listen_queue(port) == 0  # the worker took each of them
+        assert eventually(lambda: taken_and_read(port, ADMITTED))
 
         extra_id, extra = run_delivery()
         answers.append(pool.submit(exchange, port, extra, 30))
-        time.sleep(0.5)  # past server.ARRIVING: the gate waits for a slot, not for a clock
+        assert eventually(lambda: listen_queue(port) == 1)
+        time.sleep(ARRIVING + 0.4)  # the gate waits for a slot, not for a clock
         assert listen_queue(port) == 1
         assert not any(answer.done() for answer in answers)
 
@@ -260,7 +283,7 @@ def test_a_worker_takes_no_more_connections_than_it_can_run(tmp_path):
         for answer in answers:
             status, _, body = answer.result(timeout=30)
             assert status == 200 and body["outcome"] == "processed"
-        assert listen_queue(port) == 0
+        assert eventually(lambda: listen_queue(port) == 0)
         expected = {delivery_id: "processed" for delivery_id, _ in [*admitted, (extra_id, 0)]}
         assert stored_deliveries(path) == expected
     assert "Traceback" not in process.output
