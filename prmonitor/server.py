@@ -101,10 +101,11 @@ class ThreadWorker(gthread.ThreadWorker):
         super().set_accept_enabled(enabled and self._has_room())
 
     def _has_room(self):
-        # Arrivals first: a request moving from them to _ready meanwhile is counted twice,
-        # not missed, and the error keeps the gate closed for a moment, not open.
-        arriving = self._arrivals(time.monotonic())[0]
-        return arriving + len(self._ready) < ADMITTED
+        # _ready first: a request moving from the arrivals to it meanwhile is missed, and one
+        # connection more is taken (it waits for a slot). Counted twice instead, it would
+        # close the gate while a slot is free, until the next request finishes.
+        ready = len(self._ready)
+        return ready + self._arrivals(time.monotonic())[0] < ADMITTED
 
     def _arrivals(self, now):
         """(connections arrived less than ARRIVING s ago, when the oldest of them stops
