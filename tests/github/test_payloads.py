@@ -185,6 +185,29 @@ def test_every_iso_form_github_uses_reads_the_same(value, expected):
 def test_impossible_times_in_githubs_form_are_refused(value):
     with pytest.raises(PayloadError):
         payloads.timestamp({"t": value}, "t")
+    with pytest.raises(PayloadError):  # a step's time, kept as text, is checked alike
+        payloads.parse_job(_job_with_step_time(value))
+
+
+def _job_with_step_time(value):
+    job = job_event("completed")["workflow_job"]
+    job["steps"][0]["started_at"] = value
+    return job
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-20T10:00:10Z",
+        "2026-11-20T10:00:10.123Z",
+        "2024-02-29T23:59:59.5Z",
+        "2026-11-20T12:00:10+02:00",
+        "2026-11-20T10:00:10.123456+00:00",
+    ],
+)
+def test_a_steps_time_is_the_time_of_the_same_text_elsewhere(value):
+    step = json.loads(payloads.parse_job(_job_with_step_time(value))["steps"])[0]
+    assert step["started_at"] == payloads.timestamp({"t": value}, "t").isoformat()
 
 
 @pytest.mark.parametrize("value", ["plain", "t\x00est", "a\ud800b", "✓ ünïcode \U0001f600"])
