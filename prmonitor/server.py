@@ -117,10 +117,11 @@ class ThreadWorker(gthread.ThreadWorker):
         """gthread's wait, after opening or closing the gate; a gate closed by connections
         just arrived opens again, at the latest, when the oldest of them stops counting."""
         if self.alive:  # a stopping worker has closed its gate for good
-            self.set_accept_enabled(self.nr_conns < self.worker_connections)
-        if self.alive and not self._accepting and self.nr_conns < self.worker_connections:
-            now = time.monotonic()
-            timeout = min(timeout, max(self._arrivals(now)[1] - now, 0.001))
+            below_limit = self.nr_conns < self.worker_connections
+            self.set_accept_enabled(below_limit)
+            if below_limit and not self._accepting:  # closed for want of room
+                now = time.monotonic()
+                timeout = min(timeout, max(self._arrivals(now)[1] - now, 0.001))
         super().wait_for_and_dispatch_events(timeout)
 
     def is_parent_alive(self):

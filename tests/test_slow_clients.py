@@ -284,6 +284,6 @@ def test_a_worker_takes_no_more_connections_than_it_can_run(tmp_path):
             status, _, body = answer.result(timeout=30)
             assert status == 200 and body["outcome"] == "processed"
         assert eventually(lambda: listen_queue(port) == 0)
-        expected = {delivery_id: "processed" for delivery_id, _ in [*admitted, (extra_id, 0)]}
+        expected = {delivery_id: "processed" for delivery_id, _ in [*admitted, (extra_id, extra)]}
         assert stored_deliveries(path) == expected
     assert "Traceback" not in process.output
