@@ -52,10 +52,12 @@ class SqliteFile(PooledSqliteDatabase):
     # SQLITE_PRAGMAS), and every CHECKPOINT_EVERY commits a process's writer runs a PASSIVE
     # one after its turn: SQLite lets it run beside the next writer
     # (https://sqlite.org/wal.html#checkpointing); 1,364 deliveries/s against 1,187 in one
-    # run. The WAL starts over from its beginning only after a checkpoint copied all of it,
-    # which one beside writers that never pause never does (it grew by 40,000 pages in 3 s in
-    # tests/storage/test_sqlite_checkpoint.py): past WAL_LIMIT pages, the next checkpoint
-    # runs inside a writer's turn, with nobody writing, and the WAL starts over.
+    # run. But the WAL starts over from its beginning only when a writer begins after a
+    # checkpoint copied all of it, and while writers never pause the next one has always
+    # begun before the checkpoint beside it ends (the WAL grew by 40,000 pages in 3 s in
+    # tests/storage/test_sqlite_checkpoint.py). So when a checkpoint finds the WAL past
+    # WAL_LIMIT pages, the next writer copies the rest in its turn (the few milliseconds of
+    # commits since), with nobody writing, and the writer after it starts the WAL over.
     CHECKPOINT_EVERY = 100  # commits of this process (a delivery writes about 9 pages)
     WAL_LIMIT = 4000  # pages (16 MB at SQLite's 4 KB page)
 
@@ -67,6 +69,7 @@ class SqliteFile(PooledSqliteDatabase):
         self._lock_pid = None
         self._commits = 0  # since this process's last checkpoint; under _thread_lock
         self._wal_overgrown = False
+        self._wal_pages = 0  # in the WAL at the last checkpoint
 
     @contextmanager
     def writing(self):
@@ -80,17 +83,21 @@ class SqliteFile(PooledSqliteDatabase):
             try:
                 with self.atomic():
                     yield
-                checkpoint = self._count_commit()
-                if checkpoint and self._wal_overgrown:
-                    self._checkpoint()
-                    checkpoint = False
+                checkpoint = self._after_commit()
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-        if checkpoint:
-            self._checkpoint()
+        # A checkpoint that could not run (another process's was running) changes nothing.
+        if checkpoint and self._checkpoint() is not None:
+            self._wal_overgrown = self._wal_pages > self.WAL_LIMIT
 
-    def _count_commit(self):
-        """Whether this commit is the one after which this process checkpoints."""
+    def _after_commit(self):
+        """In the writer's turn, after its commit: the rest of an overgrown WAL checkpointed now,
+        with nobody writing, so that the next writer starts it over; then whether this
+        process checkpoints after this turn."""
+        if self._wal_overgrown:
+            # Until one copies it all: another process's may be running (SQLite lets one
+            # at a time), or a reader may still need the pages.
+            self._wal_overgrown = self._checkpoint() != 0
         self._commits += 1
         if self._commits < self.CHECKPOINT_EVERY:
             return False
@@ -99,14 +106,18 @@ class SqliteFile(PooledSqliteDatabase):
 
     def _checkpoint(self):
         """A PASSIVE checkpoint on this thread's connection: it copies what no reader still
-        needs and waits for nobody. A failure is the next checkpoint's to retry: the commit
-        it follows stands."""
+        needs and waits for nobody. The pages it left in the WAL, or None when it could not
+        run (another connection's was running, or it failed: the commit it follows stands,
+        and the next checkpoint copies what this one did not)."""
         try:
-            _busy, pages, _copied = self.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            busy, pages, copied = self.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except (OperationalError, sqlite3.Error) as exc:
             log.warning("sqlite checkpoint failed: %s", describe(exc))
-            return
-        self._wal_overgrown = pages > self.WAL_LIMIT
+            return None
+        if busy or pages < 0:
+            return None
+        self._wal_pages = pages
+        return pages - copied
 
     def _locked_file(self):
         try:

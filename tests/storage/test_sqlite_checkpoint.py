@@ -106,15 +106,34 @@ def test_the_checkpoint_runs_after_the_writers_turn(sqlite, checkpoints):
     assert [free for free, _ in checkpoints] == [True, True, True]
 
 
-def test_past_the_limit_the_next_checkpoint_runs_inside_a_turn(sqlite, checkpoints):
+def test_past_the_limit_the_next_writer_checkpoints_in_its_turn(sqlite, checkpoints):
     sqlite.CHECKPOINT_EVERY = 3
     sqlite.WAL_LIMIT = 0  # any WAL is past it
     write(3)
     sqlite.WAL_LIMIT = 10**6
-    write(6)
-    # The second ran in a writer's turn, where nobody else writes meanwhile, so that it copies
-    # the whole WAL and the next writer starts it over.
+    write(3)
+    # The fourth commit's writer copied the rest in its turn, where nobody else writes
+    # meanwhile; then the usual one, after the sixth.
     assert [free for free, _ in checkpoints] == [True, False, True]
+
+
+def test_a_checkpoint_in_a_turn_is_tried_again_until_it_copies_everything(sqlite, checkpoints):
+    sqlite.CHECKPOINT_EVERY = 3
+    sqlite.WAL_LIMIT = 0
+    write(3)
+    sqlite.WAL_LIMIT = 10**6
+    reader = sqlite3.connect(sqlite.database)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM deliveries").fetchone()  # holds the WAL as it was
+    write(2)  # the fourth's checkpoint cannot copy its own pages: the reader may need them
+    reader.rollback()
+    reader.close()
+    write(1)
+    # In the fourth, fifth and sixth turns (the sixth's copied it all), then the usual one
+    # after the sixth commit.
+    assert [free for free, _ in checkpoints] == [True, False, False, False, True]
+    write(3)
+    assert [free for free, _ in checkpoints[5:]] == [True]
 
 
 WRITER = textwrap.dedent(
