@@ -44,6 +44,7 @@ class Router:
 
     def __init__(self):
         self._handlers = {}
+        self._events = set()
 
     def register(self, event, action=None):
         """Decorator: call the function for `event` (any action when `action` is None). It
@@ -52,13 +53,14 @@ class Router:
 
         def decorate(handler):
             self._handlers.setdefault((event, action), []).append(handler)
+            self._events.add(event)
             return handler
 
         return decorate
 
     def handles(self, event_name):
         """Whether any handler is registered for the event."""
-        return any(name == event_name for name, _ in self._handlers)
+        return event_name in self._events
 
     def prepare(self, event):
         """(handlers found, the writes they returned) for the event; parsing happens here."""
