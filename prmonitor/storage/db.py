@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from peewee import DatabaseProxy, OperationalError, PostgresqlDatabase
+from peewee import DatabaseProxy, OperationalError, PeeweeException, PostgresqlDatabase
 from playhouse import db_url
 from playhouse.migrations import Runner
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
@@ -22,9 +22,10 @@ database = DatabaseProxy()
 # WAL lets readers proceed beside one writer; IMMEDIATE transactions take the write lock at BEGIN,
 # so two processes never both read and then fail to upgrade to a write ("database is locked").
 # synchronous=normal, what SQLite recommends with WAL: a committed delivery survives any crash of
-# the process; a power cut can lose the last commits (not corrupt the file). full would fsync on
-# every commit, under the write lock: 0.37 instead of 0.49 of the ceiling in bench/ingest.py.
-# Production runs on Postgres.
+# the process; a power cut can lose the last commits (not corrupt the file): those since the WAL
+# was last synced, which happens at each checkpoint, so at most about CHECKPOINT_EVERY commits
+# of each process (see SqliteFile). full would fsync on every commit, under the write lock: 0.37
+# instead of 0.49 of the ceiling in bench/ingest.py. Production runs on Postgres.
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "busy_timeout": 2000,
@@ -69,7 +70,6 @@ class SqliteFile(PooledSqliteDatabase):
         self._lock_pid = None
         self._commits = 0  # since this process's last checkpoint; under _thread_lock
         self._wal_overgrown = False
-        self._wal_pages = 0  # in the WAL at the last checkpoint
 
     @contextmanager
     def writing(self):
@@ -86,18 +86,20 @@ class SqliteFile(PooledSqliteDatabase):
                 checkpoint = self._after_commit()
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-        # A checkpoint that could not run (another process's was running) changes nothing.
-        if checkpoint and self._checkpoint() is not None:
-            self._wal_overgrown = self._wal_pages > self.WAL_LIMIT
+        if checkpoint:
+            pages = self._checkpoint()
+            if pages is not None:  # else another process's was running: nothing changes
+                self._wal_overgrown = pages > self.WAL_LIMIT
 
     def _after_commit(self):
         """In the writer's turn, after its commit: the rest of an overgrown WAL checkpointed now,
         with nobody writing, so that the next writer starts it over; then whether this
         process checkpoints after this turn."""
         if self._wal_overgrown:
-            # Until one copies it all: another process's may be running (SQLite lets one
-            # at a time), or a reader may still need the pages.
-            self._wal_overgrown = self._checkpoint() != 0
+            # Again at the next commit while another process's checkpoint runs (SQLite runs
+            # one at a time). What a reader still needs is left to the next periodic one:
+            # tried at every commit, it would hold every turn for as long as readers read.
+            self._wal_overgrown = self._checkpoint() is None
         self._commits += 1
         if self._commits < self.CHECKPOINT_EVERY:
             return False
@@ -106,18 +108,17 @@ class SqliteFile(PooledSqliteDatabase):
 
     def _checkpoint(self):
         """A PASSIVE checkpoint on this thread's connection: it copies what no reader still
-        needs and waits for nobody. The pages it left in the WAL, or None when it could not
-        run (another connection's was running, or it failed: the commit it follows stands,
-        and the next checkpoint copies what this one did not)."""
+        needs and waits for nobody. The pages in the WAL; None when another connection's
+        checkpoint was running; 0 when it failed, or the database keeps no WAL (the commit it
+        follows stands, and the next checkpoint copies what this one did not)."""
         try:
-            busy, pages, copied = self.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except (OperationalError, sqlite3.Error) as exc:
+            busy, pages, _copied = self.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except PeeweeException as exc:  # peewee's, whatever SQLite raised
             log.warning("sqlite checkpoint failed: %s", describe(exc))
+            return 0
+        if busy:
             return None
-        if busy or pages < 0:
-            return None
-        self._wal_pages = pages
-        return pages - copied
+        return max(pages, 0)
 
     def _locked_file(self):
         try:

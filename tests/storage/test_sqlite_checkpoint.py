@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from peewee import DatabaseError
 
 from prmonitor.storage import db
 from prmonitor.storage.db import SqliteFile
@@ -117,7 +118,7 @@ def test_past_the_limit_the_next_writer_checkpoints_in_its_turn(sqlite, checkpoi
     assert [free for free, _ in checkpoints] == [True, False, True]
 
 
-def test_a_checkpoint_in_a_turn_is_tried_again_until_it_copies_everything(sqlite, checkpoints):
+def test_pages_a_reader_still_needs_are_left_to_the_next_periodic_checkpoint(sqlite, checkpoints):
     sqlite.CHECKPOINT_EVERY = 3
     sqlite.WAL_LIMIT = 0
     write(3)
@@ -129,11 +130,59 @@ def test_a_checkpoint_in_a_turn_is_tried_again_until_it_copies_everything(sqlite
     reader.rollback()
     reader.close()
     write(1)
-    # In the fourth, fifth and sixth turns (the sixth's copied it all), then the usual one
-    # after the sixth commit.
-    assert [free for free, _ in checkpoints] == [True, False, False, False, True]
+    # Tried in the fourth turn only, not in every turn while the reader reads; then the
+    # usual one after the sixth commit.
+    assert [free for free, _ in checkpoints] == [True, False, True]
+
+
+SHM_CHECKPOINTER_LOCK = 121  # byte of the -shm file a checkpoint locks (SQLite's WAL_CKPT_LOCK)
+
+HOLDER = textwrap.dedent(
+    """
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, int(sys.argv[2]))
+    print("held", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_a_checkpoint_in_a_turn_is_tried_again_while_another_one_runs(sqlite, checkpoints):
+    sqlite.CHECKPOINT_EVERY = 3
+    sqlite.WAL_LIMIT = 0
     write(3)
-    assert [free for free, _ in checkpoints[5:]] == [True]
+    sqlite.WAL_LIMIT = 10**6
+    # Another process checkpointing, as SQLite sees it: its lock on the checkpointer's byte.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, f"{sqlite.database}-shm", str(SHM_CHECKPOINTER_LOCK)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        write(2)
+    finally:
+        holder.communicate(b"")
+    write(1)
+    # The fourth and fifth turns found it busy (SQLite answers -1 pages), the sixth copied it.
+    assert [free for free, _ in checkpoints] == [True, False, False, False, True]
+    assert [pages for _, pages in checkpoints[1:3]] == [-1, -1]
+
+
+def test_a_failed_checkpoint_leaves_the_commit_standing(sqlite, monkeypatch, caplog):
+    sqlite.CHECKPOINT_EVERY = 1
+    execute = SqliteFile.execute_sql
+
+    def failing(self, sql, *args, **kwargs):
+        if sql.startswith("PRAGMA wal_checkpoint"):
+            raise DatabaseError("database disk image is malformed")
+        return execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(SqliteFile, "execute_sql", failing)
+    write(2)
+    assert Delivery.select().count() == 2
+    assert "sqlite checkpoint failed: database disk image is malformed" in caplog.text
 
 
 WRITER = textwrap.dedent(
@@ -168,8 +217,10 @@ def test_the_wal_stays_bounded_while_writers_never_pause(sqlite, tmp_path):
         assert writer.returncode == 0, errors.decode()
     written = Delivery.select().count()
     assert written > 1000
-    # A few hundred pages: WAL_LIMIT, and what the writers add before one of them takes its
-    # checkpoint into its turn. Checkpoints beside the writers alone, which never copy the
-    # whole WAL while they write, let it grow by every commit (40,000 pages in 3 s here).
+    # A few hundred pages, about 1,200 on a loaded machine (where the checkpoints in a turn
+    # more often find another process's running): WAL_LIMIT, and what the writers add before
+    # one of them copies the rest in its turn. Checkpoints beside the writers alone, which
+    # never copy the whole WAL while they write, let it grow by every commit (40,000 to
+    # 67,000 pages in 3 s here, 9,600 on a loaded machine).
     pages = largest / 4096
-    assert pages < 1000, (pages, written)
+    assert pages < 3000, (pages, written)
