@@ -1,11 +1,14 @@
 """The database: a proxy bound from DATABASE_URL, per-request connections, and migrate()."""
 
 import fcntl
+import functools
+import hashlib
 import logging
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -146,8 +149,13 @@ class Postgres(PooledPostgresqlDatabase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._checked_in = {}
+        self.preparing = True  # off for good once prepared statements go missing (see below)
+        self._prepared = weakref.WeakKeyDictionary()  # connection -> names prepared on it
+        self._unsure = weakref.WeakSet()  # connections whose PREPAREs may not all have run
 
     def _close(self, conn, close_conn=False):
+        # A connection whose PREPAREs' fate is unknown is not lent again (see execute_sql).
+        close_conn = close_conn or conn in self._unsure
         super()._close(conn, close_conn)
         if close_conn:
             self._checked_in.pop(self.conn_key(conn), None)
@@ -173,13 +181,48 @@ class Postgres(PooledPostgresqlDatabase):
             self._state.deferred = []
         self._state.deferred.append((sql, list(params or ())))
 
+    # -- prepared statements --
+    # Postgres parses and plans every statement it is sent as text; a statement prepared once
+    # on a connection (PREPARE, then EXECUTE with the values) skips both: a job delivery's
+    # claim and upsert cost its server 210 us less CPU of about 1.2 ms. A prepared statement
+    # lives as long as the server's session
+    # (https://www.postgresql.org/docs/current/sql-prepare.html), which a transaction pooler
+    # such as PgBouncer in transaction mode hands to other clients between transactions: an
+    # EXECUTE there finds its statement missing (26000) or a PREPARE finds it made (42P05).
+    # Then this process stops preparing, and the transaction is retried as plain statements
+    # (OperationalError, which the receiver retries). Names are a hash of the statement's
+    # text, so that a name found on a session handed over by a pooler is the same statement.
+
+    def execute_prepared(self, sql, params, deferred=False):
+        """Run `sql` (%s placeholders) as a statement prepared on this connection: its PREPARE
+        travels with the first round trip that uses it. `deferred` as in defer()."""
+        if self.is_closed() and self.autoconnect:
+            self.connect()
+        conn = self._state.conn
+        if not self.preparing or conn is None:
+            return self.defer(sql, params) if deferred else self.execute_sql(sql, params)
+        name, prepare, call = _prepared_form(sql)
+        if getattr(self._state, "to_prepare", None) is None:
+            self._state.to_prepare = {}
+        if name not in self._prepared.setdefault(conn, set()):
+            self._state.to_prepare[name] = prepare
+        if deferred:
+            return self.defer(call, params)
+        return self.execute_sql(call, params)
+
     def execute_sql(self, sql, params=None):
-        """Run `sql`, preceded by a pending BEGIN and the deferred statements."""
+        """Run `sql`, preceded by the PREPAREs it and the deferred statements need, a pending
+        BEGIN and the deferred statements."""
         if sql.startswith("ROLLBACK TO SAVEPOINT"):
             # What was deferred since the SAVEPOINT (which sent everything before it) is undone
             # with it: never sent, so it cannot fail the rollback.
             self._state.deferred = []
-        before = []
+            self._state.to_prepare = {}
+        # PREPAREs first: a failing statement stops the rest of a round trip, so a failure
+        # after them leaves them all made. (PREPARE is not undone by a rollback.)
+        prepares = getattr(self._state, "to_prepare", None) or {}
+        self._state.to_prepare = {}
+        before = list(prepares.values())
         if getattr(self._state, "pending_begin", False):
             self._state.pending_begin = False
             before.append("BEGIN")
@@ -190,7 +233,39 @@ class Postgres(PooledPostgresqlDatabase):
             params = [value for _, values in deferred for value in values] + list(params or ())
         if before:
             sql = "; ".join([*before, sql])
-        return super().execute_sql(sql, params)
+        conn = self._state.conn
+        try:
+            cursor = super().execute_sql(sql, params)
+        except PeeweeException as exc:
+            self._after_failure(exc, conn, prepares)
+            raise
+        if prepares:
+            self._prepared.setdefault(conn, set()).update(prepares)
+        return cursor
+
+    def _after_failure(self, exc, conn, prepares):
+        """A statement failed: if prepared statements went missing or could not be made,
+        stop preparing; raised as OperationalError, so that the transaction is retried.
+
+        A PREPARE fails with the statement's own error (class 42: a syntax error, a missing
+        table, a parameter whose type it cannot infer) or 42P05, a name already prepared. Which
+        PREPAREs of the round trip then ran is unknown: the connection is not lent again. The
+        retry, as plain statements, fails again if the statement itself is at fault, and says
+        so in Postgres's words."""
+        code = pgcode(exc)
+        if prepares and code.startswith("42"):
+            self._unsure.add(conn)
+        elif prepares:
+            self._prepared.setdefault(conn, set()).update(prepares)
+        if code == "26000" or (prepares and code.startswith("42")):
+            if self.preparing:
+                log.warning(
+                    "postgres prepared statements unavailable (%s; a transaction pooler?): "
+                    "sending plain statements from now on",
+                    describe(exc),
+                )
+            self.preparing = False
+            raise OperationalError(f"prepared statements unavailable: {describe(exc)}") from exc
 
     def commit(self):
         """COMMIT, sending the deferred statements with it."""
@@ -202,6 +277,7 @@ class Postgres(PooledPostgresqlDatabase):
     def rollback(self):
         """ROLLBACK, dropping the deferred statements."""
         self._state.deferred = []
+        self._state.to_prepare = {}
         if not self._unbegun():
             super().rollback()
 
@@ -218,6 +294,26 @@ class Postgres(PooledPostgresqlDatabase):
         if checked_in is not None and time.monotonic() - checked_in < self.IDLE_CHECK:
             return False
         return super()._is_closed(conn)
+
+
+def pgcode(exc):
+    """The SQLSTATE of the psycopg2 error behind a peewee exception, or ''."""
+    for cause in (exc.__cause__, exc.__context__, *exc.args):
+        code = getattr(cause, "pgcode", None)
+        if code:
+            return code
+    return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared_form(sql):
+    """(name, PREPARE statement, EXECUTE statement with %s placeholders) of a %s statement."""
+    pieces = sql.split("%s")
+    count = len(pieces) - 1
+    numbered = pieces[0] + "".join(f"${n}{piece}" for n, piece in enumerate(pieces[1:], 1))
+    name = "prm_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    call = f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+    return name, f"PREPARE {name} AS {numbered}", call
 
 
 def defer(sql, params):

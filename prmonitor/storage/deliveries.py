@@ -58,10 +58,7 @@ def refusing_duplicates():
 
 def _claimed_nothing(exc):
     """Whether a DataError is the claim's division by zero: no other statement divides."""
-    for cause in (exc.__cause__, exc.__context__, *exc.args):
-        if getattr(cause, "pgcode", None) == "22012":  # division_by_zero
-            return True
-    return False
+    return db.pgcode(exc) == "22012"  # division_by_zero
 
 
 def commit_without_waiting_for_disk():

@@ -21,12 +21,16 @@ def execute(key, render, values, deferred=False):
     sql = _rendered.get((key, param))
     if sql is None:
         sql = _rendered[(key, param)] = render(param)
-    if isinstance(db.database.obj, SqliteDatabase):
+    database = db.database.obj
+    if isinstance(database, db.Postgres):
+        # Prepared once per connection: Postgres plans it once (db.Postgres.execute_prepared).
+        return database.execute_prepared(sql, values, deferred)
+    if isinstance(database, SqliteDatabase):
         # The one stored time format (SQLite compares times as text): see models.utcnow.
         values = [v.isoformat(" ") if isinstance(v, datetime.datetime) else v for v in values]
     if deferred:
         return db.defer(sql, values)
-    return db.database.execute_sql(sql, values)
+    return database.execute_sql(sql, values)
 
 
 def read_time(value):

@@ -142,7 +142,7 @@ def refresh_failure_details(workflow_id):
     """
     if db.is_postgres():
         # Deferred: it reaches the server just before the SELECT, in the same round trip.
-        db.defer("SELECT 1 FROM workflows WHERE id = %s FOR NO KEY UPDATE", [workflow_id])
+        execute("lock_run", _lock_run_sql, [workflow_id], deferred=True)
 
     def select(param):
         failed = ", ".join(f"'{c}'" for c in FAILED_CONCLUSIONS)
@@ -158,6 +158,10 @@ def refresh_failure_details(workflow_id):
     details = [{"job": name, "failed_steps": json.loads(steps or "[]")} for name, steps in failed]
     summary = json.dumps(details) if details else None
     execute("failure_details", update, [summary, workflow_id], deferred=True)
+
+
+def _lock_run_sql(param):
+    return f"SELECT 1 FROM workflows WHERE id = {param} FOR NO KEY UPDATE"
 
 
 def upsert_pr(row, reopens=True, moves_head=True):
@@ -236,8 +240,11 @@ def lock_commit(repo_full_name, head_sha):
     """
     if db.is_postgres():
         # Deferred: it reaches the server just before the statement that follows it.
-        key = f"{repo_full_name}:{head_sha}"
-        db.defer("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+        execute("lock_commit", _lock_commit_sql, [f"{repo_full_name}:{head_sha}"], deferred=True)
+
+
+def _lock_commit_sql(param):
+    return f"SELECT pg_advisory_xact_lock(hashtextextended({param}, 0))"
 
 
 def lock_commit_unless_linked(row):
@@ -254,11 +261,15 @@ def lock_commit_unless_linked(row):
     """
     if db.is_postgres():
         key = f"{row['repo_full_name']}:{row['head_sha']}"
-        db.defer(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)) WHERE NOT EXISTS (SELECT 1 "
-            "FROM workflows WHERE run_id = %s AND run_attempt = %s AND pr_id IS NOT NULL)",
-            [key, row["run_id"], row["run_attempt"]],
-        )
+
+        def render(param):
+            return (
+                f"{_lock_commit_sql(param)} WHERE NOT EXISTS (SELECT 1 FROM workflows "
+                f"WHERE run_id = {param} AND run_attempt = {param} AND pr_id IS NOT NULL)"
+            )
+
+        values = [key, row["run_id"], row["run_attempt"]]
+        execute("lock_commit_unless_linked", render, values, deferred=True)
 
 
 def link_commit(repo_full_name, head_sha, pr_id=None):
