@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -152,6 +152,7 @@ class Postgres(PooledPostgresqlDatabase):
         self.preparing = True  # off for good once prepared statements go missing (see below)
         self._prepared = weakref.WeakKeyDictionary()  # connection -> names prepared on it
         self._unsure = weakref.WeakSet()  # connections whose PREPAREs may not all have run
+        self._stale = weakref.WeakSet()  # connections whose statements a schema change outdated
 
     def _close(self, conn, close_conn=False):
         # A connection whose PREPAREs' fate is unknown is not lent again (see execute_sql).
@@ -170,16 +171,17 @@ class Postgres(PooledPostgresqlDatabase):
             self.connect()
         self._state.pending_begin = True
 
-    def defer(self, sql, params):
+    def defer(self, sql, params, plain=None):
         """Send a statement whose result nobody reads with the transaction's next statement, or
         with its COMMIT: one round trip fewer. The server runs them in order; an error it
-        raises surfaces there, and the transaction rolls back as usual."""
+        raises surfaces there, and the transaction rolls back as usual. (`plain`: the
+        statement as text, when `sql` executes it prepared.)"""
         if not self.in_transaction():
-            self.execute_sql(sql, params)
+            self.execute_sql(sql, params, plain)
             return
         if not getattr(self._state, "deferred", None):
             self._state.deferred = []
-        self._state.deferred.append((sql, list(params or ())))
+        self._state.deferred.append((sql, list(params or ()), plain or sql))
 
     # -- prepared statements --
     # Postgres parses and plans every statement it is sent as text; a statement prepared once
@@ -189,9 +191,15 @@ class Postgres(PooledPostgresqlDatabase):
     # (https://www.postgresql.org/docs/current/sql-prepare.html), which a transaction pooler
     # such as PgBouncer in transaction mode hands to other clients between transactions: an
     # EXECUTE there finds its statement missing (26000) or a PREPARE finds it made (42P05).
-    # Then this process stops preparing, and the transaction is retried as plain statements
-    # (OperationalError, which the receiver retries). Names are a hash of the statement's
-    # text, so that a name found on a session handed over by a pooler is the same statement.
+    # Then this process stops preparing (see _after_failure). Names are a hash of the
+    # statement's text, so that a name found on a session handed over by a pooler is the same
+    # statement.
+
+    # SQLSTATEs after which prepared statements are given up: a pooler's (missing, already
+    # made) and a PREPARE's own, which a statement sent as text would not raise (a parameter
+    # whose type cannot be inferred).
+    # https://www.postgresql.org/docs/current/errcodes-appendix.html
+    UNPREPARABLE = ("26000", "42P05", "42P18", "42P08")
 
     def execute_prepared(self, sql, params, deferred=False):
         """Run `sql` (%s placeholders) as a statement prepared on this connection: its PREPARE
@@ -204,15 +212,23 @@ class Postgres(PooledPostgresqlDatabase):
         name, prepare, call = _prepared_form(sql)
         if getattr(self._state, "to_prepare", None) is None:
             self._state.to_prepare = {}
-        if name not in self._prepared.setdefault(conn, set()):
+        known = self._prepared.setdefault(conn, set())
+        if conn in self._stale:
+            # A schema change outdated them (see _after_failure): made again, after a
+            # DEALLOCATE ALL in front of every PREPARE.
+            self._stale.discard(conn)
+            known.clear()
+            self._state.to_prepare = {_DEALLOCATE: _DEALLOCATE, **self._state.to_prepare}
+        if name not in known:
             self._state.to_prepare[name] = prepare
         if deferred:
-            return self.defer(call, params)
-        return self.execute_sql(call, params)
+            return self.defer(call, params, sql)
+        return self.execute_sql(call, params, sql)
 
-    def execute_sql(self, sql, params=None):
+    def execute_sql(self, sql, params=None, plain=None):
         """Run `sql`, preceded by the PREPAREs it and the deferred statements need, a pending
-        BEGIN and the deferred statements."""
+        BEGIN and the deferred statements. (`plain`: `sql` as text, when it executes a
+        prepared statement.)"""
         if sql.startswith("ROLLBACK TO SAVEPOINT"):
             # What was deferred since the SAVEPOINT (which sent everything before it) is undone
             # with it: never sent, so it cannot fail the rollback.
@@ -222,50 +238,66 @@ class Postgres(PooledPostgresqlDatabase):
         # after them leaves them all made. (PREPARE is not undone by a rollback.)
         prepares = getattr(self._state, "to_prepare", None) or {}
         self._state.to_prepare = {}
-        before = list(prepares.values())
-        if getattr(self._state, "pending_begin", False):
-            self._state.pending_begin = False
-            before.append("BEGIN")
-        deferred = getattr(self._state, "deferred", None)
-        if deferred:
-            self._state.deferred = []
-            before.extend(statement for statement, _ in deferred)
-            params = [value for _, values in deferred for value in values] + list(params or ())
-        if before:
-            sql = "; ".join([*before, sql])
+        begins = getattr(self._state, "pending_begin", False)
+        self._state.pending_begin = False
+        deferred = getattr(self._state, "deferred", None) or []
+        self._state.deferred = []
+        params = [value for _, values, _ in deferred for value in values] + list(params or ())
+        head = ["BEGIN"] if begins else []
+        sent = "; ".join([*prepares.values(), *head, *(d[0] for d in deferred), sql])
         conn = self._state.conn
         try:
-            cursor = super().execute_sql(sql, params)
-        except PeeweeException as exc:
-            self._after_failure(exc, conn, prepares)
-            raise
-        if prepares:
-            self._prepared.setdefault(conn, set()).update(prepares)
+            cursor = super().execute_sql(sent, params)
+        except BaseException as exc:
+            if not self._after_failure(exc, conn, prepares, begins):
+                raise
+            # Nothing of this transaction had run before this round trip (or there is none):
+            # the same statements again, as text.
+            if begins:  # its BEGIN may have run: the server's transaction is aborted
+                with suppress(PeeweeException):
+                    super().execute_sql("ROLLBACK")
+            text = "; ".join([*head, *(d[2] for d in deferred), plain or sql])
+            return super().execute_sql(text, params)
+        self._made(conn, prepares)
         return cursor
 
-    def _after_failure(self, exc, conn, prepares):
-        """A statement failed: if prepared statements went missing or could not be made,
-        stop preparing; raised as OperationalError, so that the transaction is retried.
+    def _made(self, conn, prepares):
+        if prepares:
+            self._prepared.setdefault(conn, set()).update(n for n in prepares if n != _DEALLOCATE)
 
-        A PREPARE fails with the statement's own error (class 42: a syntax error, a missing
-        table, a parameter whose type it cannot infer) or 42P05, a name already prepared. Which
-        PREPAREs of the round trip then ran is unknown: the connection is not lent again. The
-        retry, as plain statements, fails again if the statement itself is at fault, and says
-        so in Postgres's words."""
-        code = pgcode(exc)
-        if prepares and code.startswith("42"):
-            self._unsure.add(conn)
-        elif prepares:
-            self._prepared.setdefault(conn, set()).update(prepares)
-        if code == "26000" or (prepares and code.startswith("42")):
-            if self.preparing:
-                log.warning(
-                    "postgres prepared statements unavailable (%s; a transaction pooler?): "
-                    "sending plain statements from now on",
-                    describe(exc),
-                )
-            self.preparing = False
-            raise OperationalError(f"prepared statements unavailable: {describe(exc)}") from exc
+    def _after_failure(self, exc, conn, prepares, began):
+        """Bookkeeping after a round trip failed; True when it is to be sent again as text.
+
+        A PREPARE fails only with a class 42 error (the statement's own, or UNPREPARABLE's);
+        another error the server raised came after the PREPAREs in front, so they ran. An error
+        without a SQLSTATE (the client's, or an interruption) leaves that unknown, and so does
+        a class 42 error: such a connection is not lent again. On UNPREPARABLE this process
+        stops preparing: the round trip is sent again as text when it began its transaction
+        or there is none (nothing else of it ran); otherwise the transaction fails with
+        OperationalError, which the receiver retries. On 0A000 ("cached plan must not change
+        result type", after a schema change) the connection's statements are made again."""
+        code = pgcode(exc) if isinstance(exc, PeeweeException) else ""
+        if prepares:
+            made = code and not code.startswith("42") and code not in ("25P02", "57014")
+            if made:
+                self._made(conn, prepares)
+            elif conn is not None:
+                self._unsure.add(conn)
+        if code == "0A000" and conn is not None:
+            self._stale.add(conn)
+            raise OperationalError(f"prepared statements outdated: {describe(exc)}") from exc
+        if code not in self.UNPREPARABLE:
+            return False
+        if self.preparing:
+            log.warning(
+                "postgres prepared statements unavailable (%s; a transaction pooler?): "
+                "sending plain statements from now on",
+                describe(exc),
+            )
+        self.preparing = False
+        if began or not self.in_transaction():
+            return True
+        raise OperationalError(f"prepared statements unavailable: {describe(exc)}") from exc
 
     def commit(self):
         """COMMIT, sending the deferred statements with it."""
@@ -303,6 +335,9 @@ def pgcode(exc):
         if code:
             return code
     return ""
+
+
+_DEALLOCATE = "DEALLOCATE ALL"
 
 
 @functools.lru_cache(maxsize=256)

@@ -124,6 +124,24 @@ def test_a_duplicate_among_a_connections_first_statements_keeps_them_prepared(di
     assert claims == [1 + 11]  # the duplicate's, then the run's 11 deliveries
 
 
+def test_a_schema_change_under_a_running_process_makes_its_statements_again(direct, caplog):
+    """A migration that changes a column a prepared statement returns fails its next EXECUTE
+    ("cached plan must not change result type"): the delivery is retried, and the
+    connection's statements are made again."""
+    client = direct.test_client()
+    assert set(_deliver_run(client, 9100000004, jobs=1)) == {"processed"}
+    database = db.database.obj
+    with database.connection_context():  # the connection the deliveries used
+        database.execute_sql("ALTER TABLE workflows ALTER COLUMN status TYPE text")
+    with caplog.at_level(logging.WARNING, "prmonitor.storage.db"):
+        assert set(_deliver_run(client, 9100000005, jobs=1)) == {"processed"}
+    assert not [r for r in caplog.records if GIVE_UP in r.getMessage()]
+    with database.connection_context():
+        assert _rows(database, 9100000005) == (1, 1)
+        remade = [n for name, sent, n in _prepared_statements(database) if "DEALLOCATE" in sent]
+    assert remade and all(n >= 1 for n in remade)
+
+
 # -- behind PgBouncer in transaction mode ------------------------------------------------------
 
 
@@ -246,3 +264,23 @@ def test_behind_a_transaction_pooler_a_new_connection_finds_its_statements_made(
     said = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [GIVE_UP in r.getMessage() for r in said] == [True]
     assert "already exists" in said[0].getMessage()
+
+
+def test_behind_a_transaction_pooler_a_statement_outside_a_transaction_is_sent_again(pooled):
+    """Outside a transaction (the poller's and the CLI's reads) a statement whose prepared
+    form went missing ran nothing: it is sent again as text, and answers."""
+    client = pooled.test_client()
+    assert set(_deliver_run(client, 9100000031, jobs=1)) == {"processed"}
+    database = db.database.obj
+    url = pooled.config["PRMONITOR"].database_url
+    with database.connection_context():
+        assert database.execute_prepared("SELECT %s::int + 1", [1]).fetchone() == (2,)
+        other = psycopg2.connect(url)
+        try:
+            with other.cursor() as cursor:  # holds the session the app prepared on
+                cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+                assert cursor.fetchone()[0] > 0
+                answer = database.execute_prepared("SELECT %s::int + 1", [41]).fetchone()
+        finally:
+            other.close()
+    assert answer == (42,)
