@@ -35,21 +35,25 @@ class postgres_schema:
         self.base = os.environ["TEST_DATABASE_URL"]
         self.schema = f"t_{uuid.uuid4().hex[:12]}"
 
-    def _admin(self, sql):
-        conn = psycopg2.connect(self.base)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql)
-        conn.close()
-
     def __enter__(self):
-        self._admin(f"CREATE SCHEMA {self.schema}")
+        postgres_admin(f"CREATE SCHEMA {self.schema}")
         sep = "&" if urlsplit(self.base).query else "?"
         return f"{self.base}{sep}options={quote(f'-csearch_path={self.schema}')}"
 
     def __exit__(self, *exc):
         db.database.obj.close_all()
-        self._admin(f"DROP SCHEMA {self.schema} CASCADE")
+        postgres_admin(f"DROP SCHEMA {self.schema} CASCADE")
+
+
+def postgres_admin(sql):
+    """Run one statement on TEST_DATABASE_URL outside a transaction (CREATE, DROP)."""
+    conn = psycopg2.connect(os.environ["TEST_DATABASE_URL"])
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
 
 
 def make_config(database_url, **overrides):

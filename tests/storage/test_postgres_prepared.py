@@ -8,7 +8,6 @@ pgbouncer (.ci/run installs it)."""
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,7 +21,8 @@ from prmonitor import create_app
 from prmonitor.storage import db
 
 from ..events import job_event, run_event
-from ..helpers import make_config, postgres_schema, signed_post
+from ..helpers import make_config, postgres_admin, postgres_schema, signed_post
+from ..servers import free_port
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL"), reason="needs Postgres (TEST_DATABASE_URL)"
@@ -145,22 +145,6 @@ def test_a_schema_change_under_a_running_process_makes_its_statements_again(dire
 # -- behind PgBouncer in transaction mode ------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _admin(sql):
-    conn = psycopg2.connect(os.environ["TEST_DATABASE_URL"])
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 def _write_config(directory, port, database):
     server = psycopg2.extensions.parse_dsn(os.environ["TEST_DATABASE_URL"])
     (directory / "users.txt").write_text(f'"{server.get("user", "postgres")}" ""\n')
@@ -185,9 +169,9 @@ def pooled():
     if not Path(PGBOUNCER).exists():
         pytest.skip("needs Debian's pgbouncer")
     database = f"t_pgb_{uuid.uuid4().hex[:10]}"
-    _admin(f"CREATE DATABASE {database}")
+    postgres_admin(f"CREATE DATABASE {database}")
     directory = Path(tempfile.mkdtemp(prefix="prmonitor-pgbouncer-"))
-    port = _free_port()
+    port = free_port()
     _write_config(directory, port, database)
     # PgBouncer refuses to run as root: as the server's own user then.
     user = ["-u", "postgres"] if os.geteuid() == 0 else []
@@ -202,7 +186,7 @@ def pooled():
         bouncer.terminate()
         bouncer.wait(10)
         log.close()
-        _admin(f"DROP DATABASE {database} WITH (FORCE)")
+        postgres_admin(f"DROP DATABASE {database} WITH (FORCE)")
         shutil.rmtree(directory, ignore_errors=True)
 
 
