@@ -242,9 +242,11 @@ class Postgres(PooledPostgresqlDatabase):
         self._state.pending_begin = False
         deferred = getattr(self._state, "deferred", None) or []
         self._state.deferred = []
-        params = [value for _, values, _ in deferred for value in values] + list(params or ())
+        if deferred:
+            params = [value for _, values, _ in deferred for value in values] + list(params or ())
         head = ["BEGIN"] if begins else []
-        sent = "; ".join([*prepares.values(), *head, *(d[0] for d in deferred), sql])
+        before = [*prepares.values(), *head, *(statement for statement, _, _ in deferred)]
+        sent = "; ".join([*before, sql]) if before else sql
         conn = self._state.conn
         try:
             cursor = super().execute_sql(sent, params)
@@ -256,7 +258,7 @@ class Postgres(PooledPostgresqlDatabase):
             if begins:  # its BEGIN may have run: the server's transaction is aborted
                 with suppress(PeeweeException):
                     super().execute_sql("ROLLBACK")
-            text = "; ".join([*head, *(d[2] for d in deferred), plain or sql])
+            text = "; ".join([*head, *(as_text for _, _, as_text in deferred), plain or sql])
             return super().execute_sql(text, params)
         self._made(conn, prepares)
         return cursor
