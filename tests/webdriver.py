@@ -13,6 +13,14 @@ from .servers import free_port, wait_for
 CHROMEDRIVER = shutil.which("chromedriver")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of an element reference
+# The errors a page answers while it is being replaced by the next one (a form just submitted):
+# its old elements are gone and the new document has none yet.
+# https://www.w3.org/TR/webdriver2/#errors
+BETWEEN_PAGES = {"no such element", "stale element reference"}
+
+
+class BetweenPages(AssertionError):
+    """The element asked for is not there (yet): the page may be in the middle of navigating."""
 
 
 class Browser:
@@ -25,7 +33,9 @@ class Browser:
         answer = requests.request(method, f"{self.base}{path}", json=body, timeout=60)
         value = answer.json().get("value")
         if answer.status_code >= 400:
-            raise AssertionError(f"webdriver {method} {path}: {value}")
+            error = value.get("error") if isinstance(value, dict) else None
+            kind = BetweenPages if error in BETWEEN_PAGES else AssertionError
+            raise kind(f"webdriver {method} {path}: {value}")
         return value
 
     def open(self, url):
@@ -84,14 +94,22 @@ class Browser:
         path.write_bytes(base64.b64decode(self._call("GET", "/screenshot")))
 
     def wait_until(self, condition, timeout=20, what="the condition"):
-        """Poll `condition()` until it is true; AssertionError after `timeout` seconds."""
+        """Poll `condition()` until it is true; AssertionError after `timeout` seconds. A
+        condition that finds no element (the page between two documents) is not true yet."""
         import time
 
         deadline = time.monotonic() + timeout
-        while not condition():
+        while not self._holds(condition):
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what} did not happen in {timeout} s")
             time.sleep(0.25)
+
+    @staticmethod
+    def _holds(condition):
+        try:
+            return condition()
+        except BetweenPages:
+            return False
 
     @property
     def source(self):
