@@ -36,6 +36,12 @@ SQLITE_PRAGMAS = {
     "synchronous": "normal",
     # Writers checkpoint the WAL themselves, after their turn (see SqliteFile).
     "wal_autocheckpoint": 0,
+    # SQLite reuses a WAL's file when it starts over, at whatever size it once grew to: behind
+    # a long reader (a backup, a slow page over a large history) that can be gigabytes, kept
+    # on disk for as long as the service runs. Past this size it is cut back when it starts
+    # over; below it the file is reused, as SQLite prefers (4x SqliteFile.WAL_LIMIT).
+    # https://sqlite.org/pragma.html#pragma_journal_size_limit
+    "journal_size_limit": 64 * 1024 * 1024,
 }
 
 

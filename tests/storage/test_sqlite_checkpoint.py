@@ -135,6 +135,26 @@ def test_pages_a_reader_still_needs_are_left_to_the_next_periodic_checkpoint(sql
     assert [free for free, _ in checkpoints] == [True, False, True]
 
 
+def test_a_wal_grown_behind_a_reader_is_cut_back_once_it_starts_over(sqlite):
+    wal = f"{sqlite.database}-wal"
+    limit = db.SQLITE_PRAGMAS["journal_size_limit"]
+    reader = sqlite3.connect(sqlite.database)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM deliveries").fetchone()  # holds the WAL as it was
+    blob = "x" * (1 << 20)
+    for _ in range(limit // len(blob) + 8):
+        with db.writing():
+            Delivery.create(
+                delivery_id=str(uuid.uuid4()), event="ping", outcome="processed", error=blob
+            )
+    assert os.path.getsize(wal) > limit
+    reader.rollback()
+    reader.close()
+    write(sqlite.CHECKPOINT_EVERY)  # a periodic checkpoint copies all of it
+    write(1)  # and the next writer starts it over
+    assert 0 < os.path.getsize(wal) <= limit
+
+
 SHM_CHECKPOINTER_LOCK = 121  # byte of the -shm file a checkpoint locks (SQLite's WAL_CKPT_LOCK)
 
 HOLDER = textwrap.dedent(
